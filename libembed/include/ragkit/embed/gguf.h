@@ -60,6 +60,10 @@ class GgufFile {
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
   const std::string& name() const { return name_; }
+  // Where the data section starts in the file (tensor offsets are relative to it), and the whole
+  // file's bytes.
+  size_t data_offset() const { return data_offset_; }
+  std::span<const uint8_t> bytes() const { return bytes_; }
 
   const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return metadata_; }
   const GgufValue* find(std::string_view key) const;
