@@ -1,0 +1,25 @@
+// Compute profile: counters of the matrix work done by the transformer core, for benchmarks
+// (`rag bench embed` reports the share of the machine's sgemm rate the encoder reaches).
+// Counting costs two clock reads per matrix product; it is always on.
+#pragma once
+
+#include <cstdint>
+
+#include "ragkit/common/thread_pool.h"
+
+namespace ragkit::embed {
+
+struct ComputeProfile {
+  uint64_t matmul_flops = 0;        // 2 * m * n * k summed over every product
+  uint64_t matmul_nanoseconds = 0;  // wall time inside the products (dequantization included)
+};
+
+ComputeProfile compute_profile();
+void reset_compute_profile();
+
+// The machine's sgemm rate in GFLOP/s: OpenBLAS on its own, with as many threads as `pool`,
+// on one C[m][n] = A[m][k] B[n][k]^T product; the best of the repetitions run in about
+// about `seconds` in all.
+double measure_sgemm_gflops(ThreadPool& pool, int m, int n, int k, double seconds = 1.0);
+
+}  // namespace ragkit::embed

@@ -1,0 +1,272 @@
+#include "ragkit/embed/transformer.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "ops/elementwise.h"
+#include "ops/matmul.h"
+
+namespace ragkit::embed {
+
+// Activations for one packed batch; every buffer is [rows][width], row-major.
+struct Transformer::Workspace {
+  int64_t capacity_tokens = 0;
+  int64_t capacity_sequence = 0;
+  std::vector<float> x;      // residual stream [T][d]
+  std::vector<float> h;      // normed input / sublayer output [T][d]
+  std::vector<float> q;      // [T][d]
+  std::vector<float> k;      // [T][kv]
+  std::vector<float> v;      // [T][kv]
+  std::vector<float> ctx;    // attention output before the projection [T][d]
+  std::vector<float> up;     // [T][n_ff]
+  std::vector<float> gate;   // [T][n_ff] (gated FFNs)
+  std::vector<std::vector<float>> scores;  // per thread [L][L]
+  std::vector<float> type0;  // token type 0 embedding [d]
+  ops::MatmulScratch matmul;
+};
+
+Transformer::Transformer(const Model& model, ThreadPool& pool)
+    : model_(model), pool_(pool), ws_(std::make_unique<Workspace>()) {
+  ops::init_blas();
+}
+
+Transformer::~Transformer() = default;
+
+void Transformer::reserve(int64_t max_tokens, int64_t max_sequence) {
+  const ModelConfig& c = model_.config();
+  Workspace& w = *ws_;
+  if (max_tokens > w.capacity_tokens) {
+    const size_t t = static_cast<size_t>(max_tokens);
+    const size_t d = static_cast<size_t>(c.n_embd);
+    const size_t kv = static_cast<size_t>(c.n_head_kv * c.head_dim());
+    w.x.resize(t * d);
+    w.h.resize(t * d);
+    w.q.resize(t * d);
+    w.k.resize(t * kv);
+    w.v.resize(t * kv);
+    w.ctx.resize(t * d);
+    w.up.resize(t * static_cast<size_t>(c.n_ff));
+    if (model_.arch().gated_ffn) w.gate.resize(t * static_cast<size_t>(c.n_ff));
+    w.capacity_tokens = max_tokens;
+  }
+  if (max_sequence > w.capacity_sequence || w.scores.size() != static_cast<size_t>(pool_.size())) {
+    w.capacity_sequence = std::max(max_sequence, w.capacity_sequence);
+    w.scores.resize(static_cast<size_t>(pool_.size()));
+    for (auto& s : w.scores) {
+      s.resize(static_cast<size_t>(w.capacity_sequence * w.capacity_sequence));
+    }
+  }
+}
+
+void Transformer::norm_rows(float* x, int64_t n, const NormWeights& nw) {
+  const ModelConfig& c = model_.config();
+  const int64_t d = c.n_embd;
+  const bool layer_norm = model_.arch().norm == NormType::kLayerNorm;
+  const int64_t rows_per_task = 16;
+  pool_.parallel_for(static_cast<size_t>((n + rows_per_task - 1) / rows_per_task), [&](size_t task, int) {
+    const int64_t r0 = static_cast<int64_t>(task) * rows_per_task;
+    const int64_t r1 = std::min(n, r0 + rows_per_task);
+    for (int64_t r = r0; r < r1; ++r) {
+      float* row = x + r * d;
+      if (layer_norm) {
+        ops::layer_norm(row, row, d, nw.weight, nw.bias, c.norm_eps);
+      } else {
+        ops::rms_norm(row, row, d, nw.weight, c.norm_eps);
+      }
+    }
+  });
+}
+
+void Transformer::activate(float* x, int64_t n) {
+  const Activation act = model_.config().activation;
+  const int64_t chunk = 4096;
+  pool_.parallel_for(static_cast<size_t>((n + chunk - 1) / chunk), [&](size_t task, int) {
+    const int64_t i0 = static_cast<int64_t>(task) * chunk;
+    const int64_t len = std::min(chunk, n - i0);
+    switch (act) {
+      case Activation::kGeluErf: ops::gelu_erf(x + i0, len); break;
+      case Activation::kGeluTanh: ops::gelu_tanh(x + i0, len); break;
+      case Activation::kSilu: ops::silu(x + i0, len); break;
+    }
+  });
+}
+
+Status Transformer::embed_inputs(std::span<const TokenId> tokens, std::span<const int32_t> positions) {
+  const ModelConfig& c = model_.config();
+  const ModelWeights& mw = model_.weights();
+  const int64_t d = c.n_embd;
+  Workspace& w = *ws_;
+  if (model_.arch().token_types) {
+    w.type0.resize(static_cast<size_t>(d));
+    RAGKIT_RETURN_IF_ERROR(read_embedding_row(mw.token_types, 0, w.type0.data()));
+  }
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i] < 0 || tokens[i] >= c.n_vocab) {
+      return Status::out_of_range("token id " + std::to_string(tokens[i]) +
+                                  " is outside the vocabulary of " + std::to_string(c.n_vocab));
+    }
+  }
+  const bool learned = model_.arch().positions == PositionEncoding::kLearned;
+  if (learned) {
+    for (int32_t p : positions) {
+      if (p < 0 || p >= c.n_ctx_train) {
+        return Status::out_of_range("position " + std::to_string(p) + " is past the model's " +
+                                    std::to_string(c.n_ctx_train) + " positions");
+      }
+    }
+  }
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  const int64_t rows_per_task = 16;
+  pool_.parallel_for(static_cast<size_t>((n + rows_per_task - 1) / rows_per_task), [&](size_t task, int) {
+    const int64_t r0 = static_cast<int64_t>(task) * rows_per_task;
+    const int64_t r1 = std::min(n, r0 + rows_per_task);
+    for (int64_t r = r0; r < r1; ++r) {
+      float* row = w.x.data() + r * d;
+      float* tmp = w.h.data() + r * d;
+      // Ids and positions were checked above and the table types at load time: cannot fail.
+      (void)read_embedding_row(mw.token_embd, tokens[static_cast<size_t>(r)], row);
+      if (learned) {
+        (void)read_embedding_row(mw.position_embd, positions[static_cast<size_t>(r)], tmp);
+        ops::add(row, tmp, d);
+      }
+      if (!w.type0.empty()) ops::add(row, w.type0.data(), d);
+    }
+  });
+  if (model_.arch().embedding_norm) norm_rows(w.x.data(), n, mw.embd_norm);
+  return Status();
+}
+
+void Transformer::apply_rotary(float* rows, int64_t n_heads, std::span<const int32_t> positions) {
+  // "Normal" (llama2.c / GGUF llama) rotary embedding: adjacent pairs (x[2i], x[2i+1]) of each
+  // head rotate by pos * base^(-2i / rope_dim).
+  const ModelConfig& c = model_.config();
+  const int64_t hd = c.head_dim(), width = n_heads * hd, rd = c.rope_dim;
+  const int64_t n = static_cast<int64_t>(positions.size());
+  pool_.parallel_for(static_cast<size_t>(n), [&](size_t t, int) {
+    const float pos = static_cast<float>(positions[t]);
+    float* row = rows + static_cast<int64_t>(t) * width;
+    for (int64_t i = 0; i < rd; i += 2) {
+      const float theta = pos * std::pow(c.rope_base, -static_cast<float>(i) / static_cast<float>(rd));
+      const float cs = std::cos(theta), sn = std::sin(theta);
+      for (int64_t h = 0; h < n_heads; ++h) {
+        float* p = row + h * hd + i;
+        const float a = p[0], b = p[1];
+        p[0] = a * cs - b * sn;
+        p[1] = a * sn + b * cs;
+      }
+    }
+  });
+}
+
+void Transformer::attention(std::span<const SequenceSpan> sequences) {
+  const ModelConfig& c = model_.config();
+  const int64_t d = c.n_embd, hd = c.head_dim(), n_head = c.n_head;
+  const int64_t kvw = c.n_head_kv * hd, group = c.n_head / c.n_head_kv;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const bool causal = model_.arch().mask == AttentionMask::kCausal;
+  Workspace& w = *ws_;
+  // One task per (sequence, head): S = Q K^T / sqrt(hd), softmax over the sequence's own keys
+  // (and only earlier ones when causal), O = S V.
+  pool_.parallel_for(sequences.size() * static_cast<size_t>(n_head), [&](size_t task, int thread) {
+    const SequenceSpan& seq = sequences[task / static_cast<size_t>(n_head)];
+    const int64_t h = static_cast<int64_t>(task % static_cast<size_t>(n_head));
+    const int64_t kh = h / group;
+    const int64_t L = seq.length;
+    float* s = w.scores[static_cast<size_t>(thread)].data();
+    const float* q = w.q.data() + seq.begin * d + h * hd;
+    const float* k = w.k.data() + seq.begin * kvw + kh * hd;
+    const float* v = w.v.data() + seq.begin * kvw + kh * hd;
+    float* o = w.ctx.data() + seq.begin * d + h * hd;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(L), static_cast<int>(L),
+                static_cast<int>(hd), scale, q, static_cast<int>(d), k, static_cast<int>(kvw), 0.0f,
+                s, static_cast<int>(L));
+    for (int64_t i = 0; i < L; ++i) {
+      float* row = s + i * L;
+      const int64_t visible = causal ? i + 1 : L;
+      ops::softmax(row, visible);
+      std::fill(row + visible, row + L, 0.0f);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(L), static_cast<int>(hd),
+                static_cast<int>(L), 1.0f, s, static_cast<int>(L), v, static_cast<int>(kvw), 0.0f, o,
+                static_cast<int>(d));
+  });
+}
+
+Status Transformer::run_layer(const LayerWeights& l, std::span<const SequenceSpan> sequences,
+                              std::span<const int32_t> positions) {
+  const ModelConfig& c = model_.config();
+  const ArchitectureSpec& a = model_.arch();
+  Workspace& w = *ws_;
+  const int64_t n = static_cast<int64_t>(positions.size()), d = c.n_embd;
+  const bool pre = a.placement == NormPlacement::kPre;
+
+  // Attention sublayer.
+  const float* attn_in = w.x.data();
+  if (pre) {
+    std::copy(w.x.begin(), w.x.begin() + n * d, w.h.begin());
+    norm_rows(w.h.data(), n, l.attn_norm);
+    attn_in = w.h.data();
+  }
+  RAGKIT_RETURN_IF_ERROR(ops::linear(pool_, attn_in, n, l.q, w.q.data(), w.matmul));
+  RAGKIT_RETURN_IF_ERROR(ops::linear(pool_, attn_in, n, l.k, w.k.data(), w.matmul));
+  RAGKIT_RETURN_IF_ERROR(ops::linear(pool_, attn_in, n, l.v, w.v.data(), w.matmul));
+  if (a.positions == PositionEncoding::kRotary) {
+    apply_rotary(w.q.data(), c.n_head, positions);
+    apply_rotary(w.k.data(), c.n_head_kv, positions);
+  }
+  attention(sequences);
+  RAGKIT_RETURN_IF_ERROR(ops::linear(pool_, w.ctx.data(), n, l.o, w.h.data(), w.matmul));
+  ops::add(w.x.data(), w.h.data(), n * d);
+  if (!pre) norm_rows(w.x.data(), n, l.attn_norm);
+
+  // Feed-forward sublayer.
+  const float* ffn_in = w.x.data();
+  if (pre) {
+    std::copy(w.x.begin(), w.x.begin() + n * d, w.h.begin());
+    norm_rows(w.h.data(), n, l.ffn_norm);
+    ffn_in = w.h.data();
+  }
+  RAGKIT_RETURN_IF_ERROR(ops::linear(pool_, ffn_in, n, l.up, w.up.data(), w.matmul));
+  if (a.gated_ffn) {
+    RAGKIT_RETURN_IF_ERROR(ops::linear(pool_, ffn_in, n, l.gate, w.gate.data(), w.matmul));
+    activate(w.gate.data(), n * c.n_ff);
+    ops::mul(w.up.data(), w.gate.data(), n * c.n_ff);
+  } else {
+    activate(w.up.data(), n * c.n_ff);
+  }
+  RAGKIT_RETURN_IF_ERROR(ops::linear(pool_, w.up.data(), n, l.down, w.h.data(), w.matmul));
+  ops::add(w.x.data(), w.h.data(), n * d);
+  if (!pre) norm_rows(w.x.data(), n, l.ffn_norm);
+  return Status();
+}
+
+Result<std::span<const float>> Transformer::forward(std::span<const TokenId> tokens,
+                                                    std::span<const int32_t> positions,
+                                                    std::span<const SequenceSpan> sequences) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (positions.size() != tokens.size()) {
+    return Status::invalid_argument("forward: positions and tokens differ in length");
+  }
+  int64_t longest = 0, covered = 0;
+  for (const SequenceSpan& s : sequences) {
+    if (s.begin != covered || s.length <= 0) {
+      return Status::invalid_argument("forward: sequences must tile the batch in order");
+    }
+    covered += s.length;
+    longest = std::max(longest, s.length);
+  }
+  if (covered != n) return Status::invalid_argument("forward: sequences do not cover the batch");
+  if (n == 0) return std::span<const float>();
+  reserve(n, longest);
+  RAGKIT_RETURN_IF_ERROR(embed_inputs(tokens, positions));
+  for (const LayerWeights& layer : model_.weights().layers) {
+    RAGKIT_RETURN_IF_ERROR(run_layer(layer, sequences, positions));
+  }
+  if (model_.arch().output_norm) norm_rows(ws_->x.data(), n, model_.weights().output_norm);
+  return std::span<const float>(ws_->x.data(), static_cast<size_t>(n * model_.config().n_embd));
+}
+
+}  // namespace ragkit::embed
