@@ -1,0 +1,129 @@
+#include "cli_util.h"
+
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <iostream>
+#include <iterator>
+
+#include "ragkit/common/thread_pool.h"
+
+namespace ragkit::cli {
+
+namespace fs = std::filesystem;
+
+int report_error(const Status& status) { return report_error(status.message()); }
+
+int report_error(std::string_view message) {
+  std::fflush(stdout);  // keep any partial output ahead of the error when both go to a terminal
+  std::fprintf(stderr, "rag: error: %.*s\n", static_cast<int>(message.size()), message.data());
+  return 1;
+}
+
+void report_warning(std::string_view message) {
+  std::fprintf(stderr, "rag: warning: %.*s\n", static_cast<int>(message.size()), message.data());
+}
+
+void add_model_option(CLI::App& command, std::string& model, const std::string& description) {
+  command.add_option("-m,--model", model, description)->required()->option_text("PATH");
+}
+
+void add_threads_option(CLI::App& app, int& threads) {
+  app.add_option("--threads", threads, "Compute threads (default: all cores)")
+      ->check(CLI::Range(1, 4096))
+      ->option_text("N");
+}
+
+Status apply_threads(int threads) {
+  if (threads <= 0) return Status::ok_status();  // 0: the pool's own default, all cores
+  if (!ThreadPool::set_default_threads(threads)) {
+    return Status::internal("--threads was applied after the compute pool had started");
+  }
+  return Status::ok_status();
+}
+
+Result<std::vector<std::string>> read_texts(const std::vector<std::string>& args) {
+  std::vector<std::string> texts;
+  for (const std::string& arg : args) {
+    if (arg != "-") {
+      texts.push_back(arg);
+      continue;
+    }
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      texts.push_back(std::move(line));
+    }
+    if (std::cin.bad()) return Status::io_error("reading texts from stdin failed");
+  }
+  return texts;
+}
+
+Result<std::string> read_stdin() {
+  std::string text{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+  if (std::cin.bad()) return Status::io_error("reading text from stdin failed");
+  return text;
+}
+
+namespace {
+
+constexpr const char* kModelHint =
+    "--model wants a .gguf file or a Hugging Face model directory (config.json, "
+    "model.safetensors and the tokenizer files)";
+
+bool has_safetensors(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == ".safetensors") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<embed::Encoder>> open_encoder(const std::string& model_path,
+                                                     const embed::EncoderOptions& options) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(model_path, ec);
+  if (!fs::exists(st)) {
+    return Status::not_found(model_path + ": no such file or directory; " + kModelHint);
+  }
+  auto try_open = [&]() -> Result<std::unique_ptr<embed::Encoder>> {
+    try {
+      return embed::Encoder::open(model_path, options);
+    } catch (const std::exception& e) {
+      // The library promises Status, not exceptions; a stray one (bad_alloc on a huge declared
+      // size) still must not end the process without a message.
+      return Status::internal(model_path + ": " + e.what());
+    }
+  };
+  Result<std::unique_ptr<embed::Encoder>> encoder = try_open();
+  if (encoder.ok()) return encoder;
+
+  Status status = encoder.status();
+  if (status.message().find(model_path) == std::string::npos)
+    status = status.with_context(model_path);
+  // The most common first-run mistake: the tokenizer/config folder without its weights.
+  if (fs::is_directory(st) && !has_safetensors(model_path)) {
+    return Status::not_found(status.message() +
+                             "; the weights are not in the directory: for all-MiniLM-L6-v2, "
+                             "download model.safetensors from "
+                             "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2 and "
+                             "put it beside config.json");
+  }
+  return status;
+}
+
+Status flush_stdout() {
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    return Status::io_error("writing to stdout failed");
+  }
+  return Status::ok_status();
+}
+
+int finish_output() {
+  Status flushed = flush_stdout();
+  return flushed.ok() ? 0 : report_error(flushed);
+}
+
+}  // namespace ragkit::cli

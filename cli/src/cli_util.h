@@ -1,0 +1,59 @@
+// What every `rag` subcommand shares: how it is registered with main(), how it reports errors and
+// warnings, how it reads its input texts, and how it opens a model.
+//
+// Output contract: results go to stdout, diagnostics to stderr as "rag: error: ..." (exit code 1)
+// or "rag: warning: ...", so a script can pipe stdout and still see what went wrong.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ragkit/common/status.h"
+#include "ragkit/embed/encoder.h"
+
+namespace ragkit::cli {
+
+// A subcommand registered on the application before parsing. main() calls run() for the one the
+// user chose, after the global options (--threads) have been applied; it returns the exit code.
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+// Prints "rag: error: <message>" to stderr and returns the exit code for a failed command (1).
+int report_error(const Status& status);
+int report_error(std::string_view message);
+// Prints "rag: warning: <message>" to stderr.
+void report_warning(std::string_view message);
+
+// Adds the required `-m,--model PATH` option of a command that loads a model.
+void add_model_option(CLI::App& command, std::string& model, const std::string& description);
+
+// Adds the global `--threads N` option; `threads` keeps 0 (all cores) unless the user sets it.
+void add_threads_option(CLI::App& app, int& threads);
+// Sizes the process-wide compute pool. Must run before anything touches the pool (before a model
+// is opened), which is why main() calls it between parsing and running the command.
+Status apply_threads(int threads);
+
+// The texts named on the command line; an argument "-" stands for the lines of stdin, one text
+// per line (a trailing "\r" is dropped so files with CRLF endings work).
+Result<std::vector<std::string>> read_texts(const std::vector<std::string>& args);
+// The whole of stdin as one text.
+Result<std::string> read_stdin();
+
+// Encoder::open with a message that names the path and says what --model expects when the path
+// does not exist or is not a model.
+Result<std::unique_ptr<embed::Encoder>> open_encoder(const std::string& model_path,
+                                                     const embed::EncoderOptions& options = {});
+
+// Flushes stdout; a failed write (disk full, closed pipe) becomes an error instead of exit 0.
+Status flush_stdout();
+// The last step of a command that printed its result: flushes stdout and returns the exit code,
+// 0, or 1 with the error reported when the output could not be written.
+int finish_output();
+
+}  // namespace ragkit::cli
