@@ -1,0 +1,94 @@
+# ragkit: the commands a developer and CI run. CMake does the building; this file only names the
+# configurations (Release, ASan, fuzzing) and the order of steps, so that `make test` here and in
+# .ci/run is one and the same thing.
+#
+#   make deps    install the Debian packages the build needs (apt-get; sudo when not root)
+#   make build   Release build in build/ (BUILD=...)
+#   make test    deps + build + every test (ctest)
+#   make asan    deps + AddressSanitizer/UBSan build in build-asan/ + its tests
+#   make fuzz    deps + clang libFuzzer build in build-fuzz/ + every fuzzer for FUZZ_SECONDS
+#   make demo    deps + build + tools/demo.sh
+#   make bench   build + `rag bench embed`
+#   make clean   remove the build folders
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+# Steps run in the order written even under `make -j`: deps before build before ctest.
+.NOTPARALLEL:
+# cmake --build runs make inside this make; keep its output free of "Entering directory" lines.
+MAKEFLAGS += --no-print-directory
+
+JOBS ?= $(shell nproc)
+# Build folders; override to keep several checkouts' builds apart (make test BUILD=build-mine).
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+CMAKE ?= cmake
+CTEST ?= ctest
+
+# libclang-rt-14-dev: libFuzzer and the sanitizer runtimes for clang; libomp-dev: OpenMP for
+# FAISS when building with clang; libgmock-dev: GTest's CMake package refers to gmock.
+DEB_PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev libomp-dev \
+	libgtest-dev libgmock-dev libbenchmark-dev libicu-dev libopenblas-dev nlohmann-json3-dev \
+	libcli11-dev libfaiss-dev librocksdb-dev libpoco-dev python3
+
+# Tests, the demo and the fuzzers read the shared data (models, tokenizers, golden outputs,
+# datasets) through these variables. Set them to use other folders; unset, they point at
+# ../shared beside the repository when it is there (a test that needs a missing one fails and
+# names the variable).
+export RAGKIT_MODELS_DIR ?= $(realpath $(CURDIR)/../shared/models)
+export RAGKIT_TOKENIZERS_DIR ?= $(realpath $(CURDIR)/../shared/tokenizers)
+export RAGKIT_GOLDEN_DIR ?= $(realpath $(CURDIR)/../shared/golden)
+export RAGKIT_DATA_DIR ?= $(realpath $(CURDIR)/../shared/datasets)
+
+ASAN_FLAGS := -O1 -g
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+.PHONY: all deps build test asan fuzz demo bench clean
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	  [ "$$(dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null)" = "install ok installed" ] \
+	    || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "make deps: all packages present"; exit 0; fi; \
+	echo "make deps: installing$$missing"; \
+	sudo=""; if [ "$$(id -u)" -ne 0 ]; then sudo="sudo"; fi; \
+	$$sudo apt-get update; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing
+
+build:
+	$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	$(CMAKE) --build $(BUILD) -j$(JOBS)
+
+test: deps build
+	$(CTEST) --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+asan: deps
+	$(CMAKE) -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DRAGKIT_SANITIZE=ON \
+	  -DRAGKIT_BUILD_BENCH=OFF \
+	  -DCMAKE_C_FLAGS_DEBUG="$(ASAN_FLAGS)" -DCMAKE_CXX_FLAGS_DEBUG="$(ASAN_FLAGS)"
+	$(CMAKE) --build $(ASAN_BUILD) -j$(JOBS)
+	$(ASAN_ENV) $(CTEST) --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
+
+# The compilers are fixed at the first configure of the fuzz build; clean it to change them.
+fuzz: deps
+	$(CMAKE) -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCMAKE_BUILD_TYPE=Debug -DRAGKIT_FUZZ=ON -DRAGKIT_BUILD_BENCH=OFF \
+	  -DCMAKE_C_FLAGS_DEBUG="$(ASAN_FLAGS)" -DCMAKE_CXX_FLAGS_DEBUG="$(ASAN_FLAGS)"
+	$(CMAKE) --build $(FUZZ_BUILD) -j$(JOBS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tools/run_fuzzers.sh $(FUZZ_BUILD)
+
+demo: deps build
+	RAGKIT_BUILD_DIR=$(abspath $(BUILD)) tools/demo.sh
+
+bench: build
+	$(BUILD)/cli/rag bench embed
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
