@@ -87,8 +87,14 @@ fuzz: deps
 demo: deps build
 	RAGKIT_BUILD_DIR=$(abspath $(BUILD)) tools/demo.sh
 
+# The figures of the embedding issue: a random-weight model with all-MiniLM-L6-v2's exact
+# configuration (the real weights are not needed for speed), 2 threads, PyTorch side by side.
+BENCH_MODEL ?= $(BUILD)/bench-minilm-random
+BENCH_THREADS ?= 2
 bench: build
-	$(BUILD)/cli/rag bench embed
+	[ -f $(BENCH_MODEL)/model.safetensors ] || $(BUILD)/tools/ragkit_make_test_model \
+	  --source "$(RAGKIT_MODELS_DIR)/all-MiniLM-L6-v2" --out $(BENCH_MODEL) --seed 42
+	$(BUILD)/cli/rag --threads $(BENCH_THREADS) bench embed --model $(BENCH_MODEL)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
