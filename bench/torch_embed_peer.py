@@ -23,17 +23,14 @@ covers the whole pass after one warm-up batch (padding, forward, pooling), not l
 
 import argparse
 import json
-import math
 import os
 import resource
-import struct
 import sys
 import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 _SAFETENSORS_DTYPES = {
     "F64": np.float64, "F32": np.float32, "F16": np.float16,
@@ -42,31 +39,18 @@ _SAFETENSORS_DTYPES = {
 }
 
 
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    (header_len,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + header_len].decode("utf-8"))
-    header.pop("__metadata__", None)
-    base = 8 + header_len
-    tensors = {}
-    for name, info in header.items():
-        begin, end = info["data_offsets"]
-        raw = data[base + begin : base + end]
-        if info["dtype"] == "BF16":
-            array = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
-        else:
-            dtype = np.dtype(_SAFETENSORS_DTYPES[info["dtype"]]).newbyteorder("<")
-            array = np.frombuffer(raw, dtype=dtype)
-        tensors[name] = array.reshape(tuple(info["shape"]))
-    return tensors
+# The model code is the reference's (tools/reference): one implementation of BERT's math, run
+# here in float32 with PyTorch's own kernels, there in float64 as the test reference.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools",
+                                "reference"))
+from sentence_embedding_reference import BertModel, load_config, read_safetensors  # noqa: E402
 
 
 def read_model_weights(model_dir):
     """model.safetensors, or the shards of model.safetensors.index.json."""
     single = os.path.join(model_dir, "model.safetensors")
     if os.path.exists(single):
-        return read_safetensors(single)
+        return read_safetensors(single)[0]
     index = os.path.join(model_dir, "model.safetensors.index.json")
     if not os.path.exists(index):
         sys.exit(f"torch_embed_peer: {model_dir} has no model.safetensors (the peer reads Hugging "
@@ -75,113 +59,8 @@ def read_model_weights(model_dir):
         shards = sorted(set(json.load(f)["weight_map"].values()))
     tensors = {}
     for shard in shards:
-        tensors.update(read_safetensors(os.path.join(model_dir, shard)))
+        tensors.update(read_safetensors(os.path.join(model_dir, shard))[0])
     return tensors
-
-
-class BertEmbeddings(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.word_embeddings = nn.Embedding(c["vocab_size"], c["hidden_size"])
-        self.position_embeddings = nn.Embedding(c["max_position_embeddings"], c["hidden_size"])
-        self.token_type_embeddings = nn.Embedding(c["type_vocab_size"], c["hidden_size"])
-        self.LayerNorm = nn.LayerNorm(c["hidden_size"], eps=c["layer_norm_eps"])
-
-    def forward(self, ids):  # ids [batch, seq] -> [batch, seq, hidden]
-        positions = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)
-        x = (self.word_embeddings(ids) + self.position_embeddings(positions)
-             + self.token_type_embeddings(torch.zeros_like(ids)))
-        return self.LayerNorm(x)
-
-
-class BertLayer(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        h = c["hidden_size"]
-        self.n_heads = c["num_attention_heads"]
-        self.head_dim = h // self.n_heads
-        self.query = nn.Linear(h, h)
-        self.key = nn.Linear(h, h)
-        self.value = nn.Linear(h, h)
-        self.attention_output = nn.Linear(h, h)
-        self.attention_norm = nn.LayerNorm(h, eps=c["layer_norm_eps"])
-        self.intermediate = nn.Linear(h, c["intermediate_size"])
-        self.output = nn.Linear(c["intermediate_size"], h)
-        self.output_norm = nn.LayerNorm(h, eps=c["layer_norm_eps"])
-        if c.get("hidden_act", "gelu") != "gelu":
-            raise ValueError(f"hidden_act {c['hidden_act']!r}: only exact (erf) gelu is "
-                             "implemented")
-
-    def _heads(self, x):  # [b, s, h] -> [b, heads, s, head_dim]
-        b, s, _ = x.shape
-        return x.view(b, s, self.n_heads, self.head_dim).transpose(1, 2)
-
-    def forward(self, x, additive_mask):
-        # x [b, s, h]; additive_mask [b, 1, 1, s]: 0 for real keys, dtype's min for padding.
-        q, k, v = self._heads(self.query(x)), self._heads(self.key(x)), self._heads(self.value(x))
-        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim) + additive_mask
-        context = torch.matmul(torch.softmax(scores, dim=-1), v)  # [b, heads, s, head_dim]
-        context = context.transpose(1, 2).reshape(x.shape)
-        x = self.attention_norm(x + self.attention_output(context))
-        return self.output_norm(x + self.output(F.gelu(self.intermediate(x))))
-
-
-class BertModel(nn.Module):
-    def __init__(self, config):
-        super().__init__()
-        self.embeddings = BertEmbeddings(config)
-        self.layers = nn.ModuleList(BertLayer(config) for _ in range(config["num_hidden_layers"]))
-
-    def forward(self, ids, mask):
-        # ids, mask [b, s] (mask 1 for tokens, 0 for padding) -> states [b, s, hidden]
-        x = self.embeddings(ids)
-        additive = (1.0 - mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
-        for layer in self.layers:
-            x = layer(x, additive)
-        return x
-
-    def load(self, tensors, dtype):
-        """Hugging Face names, with or without a "bert." prefix."""
-        prefix = "bert." if "bert.embeddings.word_embeddings.weight" in tensors else ""
-        names = {
-            "embeddings.word_embeddings.weight": self.embeddings.word_embeddings.weight,
-            "embeddings.position_embeddings.weight": self.embeddings.position_embeddings.weight,
-            "embeddings.token_type_embeddings.weight": self.embeddings.token_type_embeddings.weight,
-            "embeddings.LayerNorm.weight": self.embeddings.LayerNorm.weight,
-            "embeddings.LayerNorm.bias": self.embeddings.LayerNorm.bias,
-        }
-        for i, layer in enumerate(self.layers):
-            p = f"encoder.layer.{i}."
-            for hf, module in (
-                ("attention.self.query", layer.query),
-                ("attention.self.key", layer.key),
-                ("attention.self.value", layer.value),
-                ("attention.output.dense", layer.attention_output),
-                ("attention.output.LayerNorm", layer.attention_norm),
-                ("intermediate.dense", layer.intermediate),
-                ("output.dense", layer.output),
-                ("output.LayerNorm", layer.output_norm),
-            ):
-                names[p + hf + ".weight"] = module.weight
-                names[p + hf + ".bias"] = module.bias
-        with torch.no_grad():
-            for name, param in names.items():
-                if prefix + name not in tensors:
-                    raise KeyError(f"tensor {prefix + name} is missing")
-                value = torch.from_numpy(np.array(tensors[prefix + name], dtype=np.float32))
-                if tuple(value.shape) != tuple(param.shape):
-                    raise ValueError(f"{prefix + name}: shape {tuple(value.shape)}, "
-                                     f"expected {tuple(param.shape)}")
-                param.data = value.to(dtype)
-        return self.to(dtype)
-
-
-def load_config(model_dir):
-    with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
-        config = json.load(f)
-    config.setdefault("type_vocab_size", 2)
-    config.setdefault("layer_norm_eps", 1e-12)
-    return config
 
 
 def make_batch(rows):
