@@ -4,6 +4,8 @@
 #include <cstring>
 #include <limits>
 
+#include "dequantize.h"
+
 namespace ragkit::embed {
 
 DTypeTraits dtype_traits(DType type) {
@@ -152,14 +154,55 @@ bool can_dequantize(DType type) {
     case DType::kF16:
     case DType::kBF16:
     case DType::kQ8_0:
+    case DType::kQ4_0:
+    case DType::kQ4_1:
+    case DType::kQ5_0:
+    case DType::kQ5_1:
+    case DType::kQ2_K:
+    case DType::kQ3_K:
+    case DType::kQ4_K:
+    case DType::kQ5_K:
+    case DType::kQ6_K:
       return true;
     default:
       return false;
   }
 }
 
+namespace {
+
+using BlockDequantizer = void (*)(const uint8_t* src, float* dst, int64_t n);
+
+// The block-quantized types whose row converters live in dequantize.cpp; nullptr for the rest.
+BlockDequantizer block_dequantizer(DType type) {
+  switch (type) {
+    case DType::kQ4_0: return dequantize_row_q4_0;
+    case DType::kQ4_1: return dequantize_row_q4_1;
+    case DType::kQ5_0: return dequantize_row_q5_0;
+    case DType::kQ5_1: return dequantize_row_q5_1;
+    case DType::kQ2_K: return dequantize_row_q2_k;
+    case DType::kQ3_K: return dequantize_row_q3_k;
+    case DType::kQ4_K: return dequantize_row_q4_k;
+    case DType::kQ5_K: return dequantize_row_q5_k;
+    case DType::kQ6_K: return dequantize_row_q6_k;
+    default: return nullptr;
+  }
+}
+
+}  // namespace
+
 Status dequantize_row(DType type, const void* src, float* dst, int64_t n) {
   const uint8_t* p = static_cast<const uint8_t*>(src);
+  if (BlockDequantizer fn = block_dequantizer(type)) {
+    // The converters trust n; a partial block would make them drop values silently.
+    const int64_t block = dtype_traits(type).block_size;
+    if (n < 0 || n % block != 0) {
+      return Status::invalid_argument(std::string(dtype_name(type)) +
+                                      " row length not a multiple of " + std::to_string(block));
+    }
+    fn(p, dst, n);
+    return Status();
+  }
   switch (type) {
     case DType::kF32:
       std::memcpy(dst, p, static_cast<size_t>(n) * 4);

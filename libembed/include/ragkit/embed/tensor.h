@@ -76,8 +76,9 @@ struct TensorView {
 };
 
 // Converts n values of one row (n a multiple of the block size) to float.
-// Implemented for F32, F16, BF16, Q8_0 and (later) the other quantized types; returns
-// not_supported for the rest. Never reads past src + row_bytes(type, n).
+// Implemented for F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and Q2_K..Q6_K (bit-exact with
+// llama.cpp's dequantize_row_*); returns not_supported for the rest. Never reads past
+// src + row_bytes(type, n).
 Status dequantize_row(DType type, const void* src, float* dst, int64_t n);
 bool can_dequantize(DType type);
 
