@@ -41,6 +41,15 @@ void scale_min_k4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
   }
 }
 
+// The 32 unsigned 5-bit values of a Q5_0/Q5_1 block: low nibbles in qs as in Q4_0, the fifth
+// bit of value j in bit j of qh.
+void unpack_q5(uint32_t qh, const uint8_t* qs, int* q) {
+  for (int j = 0; j < kQk / 2; ++j) {
+    q[j] = static_cast<int>((qs[j] & 0x0Fu) | (((qh >> j) << 4) & 0x10));
+    q[j + kQk / 2] = static_cast<int>((qs[j] >> 4) | ((qh >> (j + 12)) & 0x10));
+  }
+}
+
 }  // namespace
 
 // block_q4_0: d (f16), qs[16]; value j in the low nibble of qs[j], value j+16 in the high one.
@@ -87,14 +96,9 @@ void dequantize_row_q5_0(const uint8_t* src, float* dst, int64_t n) {
     const uint32_t qh = load_u32_le(b + 2);
     const uint8_t* qs = b + 6;
     float* y = dst + i * kQk;
-    for (int j = 0; j < kQk / 2; ++j) {
-      const uint32_t xh0 = ((qh >> j) << 4) & 0x10;
-      const uint32_t xh1 = (qh >> (j + 12)) & 0x10;
-      const int x0 = static_cast<int>((qs[j] & 0x0Fu) | xh0) - 16;
-      const int x1 = static_cast<int>((qs[j] >> 4) | xh1) - 16;
-      y[j] = static_cast<float>(x0) * d;
-      y[j + kQk / 2] = static_cast<float>(x1) * d;
-    }
+    int q[kQk];
+    unpack_q5(qh, qs, q);
+    for (int j = 0; j < kQk; ++j) y[j] = static_cast<float>(q[j] - 16) * d;
   }
 }
 
@@ -108,14 +112,9 @@ void dequantize_row_q5_1(const uint8_t* src, float* dst, int64_t n) {
     const uint32_t qh = load_u32_le(b + 4);
     const uint8_t* qs = b + 8;
     float* y = dst + i * kQk;
-    for (int j = 0; j < kQk / 2; ++j) {
-      const uint32_t xh0 = ((qh >> j) << 4) & 0x10;
-      const uint32_t xh1 = (qh >> (j + 12)) & 0x10;
-      const int x0 = static_cast<int>((qs[j] & 0x0Fu) | xh0);
-      const int x1 = static_cast<int>((qs[j] >> 4) | xh1);
-      y[j] = static_cast<float>(x0) * d + m;
-      y[j + kQk / 2] = static_cast<float>(x1) * d + m;
-    }
+    int q[kQk];
+    unpack_q5(qh, qs, q);
+    for (int j = 0; j < kQk; ++j) y[j] = static_cast<float>(q[j]) * d + m;
   }
 }
 

@@ -326,7 +326,6 @@ Result<std::unique_ptr<Model>> ModelLoader::load_hf_dir(const std::string& dir) 
   } catch (const std::exception& e) {
     return Status::corruption(config_path + ": " + e.what());
   }
-  c.head_dim();
   RAGKIT_RETURN_IF_ERROR(c.validate().with_context(config_path));
 
   // Sentence-transformers modules: pooling, normalisation, max_seq_length.

@@ -25,12 +25,21 @@ struct Transformer::Workspace {
   std::vector<float> gate;   // [T][n_ff] (gated FFNs)
   std::vector<std::vector<float>> scores;  // per thread [L][L]
   std::vector<float> type0;  // token type 0 embedding [d]
+  std::vector<float> rope_inv_freq;  // base^(-2i / rope_dim) for each rotated pair i
   ops::MatmulScratch matmul;
 };
 
 Transformer::Transformer(const Model& model, ThreadPool& pool)
     : model_(model), pool_(pool), ws_(std::make_unique<Workspace>()) {
   ops::init_blas();
+  // The rotary frequencies are the same for every token: computed once, not per position.
+  const ModelConfig& c = model.config();
+  if (model.arch().positions == PositionEncoding::kRotary) {
+    for (int64_t i = 0; i < c.rope_dim; i += 2) {
+      ws_->rope_inv_freq.push_back(
+          std::pow(c.rope_base, -static_cast<float>(i) / static_cast<float>(c.rope_dim)));
+    }
+  }
 }
 
 Transformer::~Transformer() = default;
@@ -149,7 +158,7 @@ void Transformer::apply_rotary(float* rows, int64_t n_heads, std::span<const int
     const float pos = static_cast<float>(positions[t]);
     float* row = rows + static_cast<int64_t>(t) * width;
     for (int64_t i = 0; i < rd; i += 2) {
-      const float theta = pos * std::pow(c.rope_base, -static_cast<float>(i) / static_cast<float>(rd));
+      const float theta = pos * ws_->rope_inv_freq[static_cast<size_t>(i / 2)];
       const float cs = std::cos(theta), sn = std::sin(theta);
       for (int64_t h = 0; h < n_heads; ++h) {
         float* p = row + h * hd + i;
