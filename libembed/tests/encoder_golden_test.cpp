@@ -121,7 +121,9 @@ void check_embeddings(const std::string& model, const nlohmann::json& golden, Po
       EXPECT_LE(max_abs, bound) << tol.variant << " " << key << (normalize ? " l2" : " raw")
                                 << " case " << i;
       EXPECT_GE(cos, tol.min_cos) << tol.variant << " " << key << " case " << i;
-      if (normalize) EXPECT_NEAR(std::sqrt(na), 1.0, 1e-6);
+      if (normalize) {
+        EXPECT_NEAR(std::sqrt(na), 1.0, 1e-6);
+      }
     }
   }
 }
