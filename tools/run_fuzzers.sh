@@ -9,6 +9,8 @@
 #   gguf_fuzz         GGUF files under 1.5 MB from $RAGKIT_TOKENIZERS_DIR, $RAGKIT_GOLDEN_DIR and
 #                     $RAGKIT_MODELS_DIR
 #   wordpiece_fuzz    the test strings of $RAGKIT_TOKENIZERS_DIR/ggml-vocab-bert-bge.gguf.inp
+#   token_decoder_fuzz  the test strings of $RAGKIT_TOKENIZERS_DIR/ggml-vocab-llama-spm.gguf.inp
+#                     (it also reads the vocabularies themselves from $RAGKIT_TOKENIZERS_DIR)
 #   safetensors_fuzz  small safetensors files written by python3 below
 #   anything else     starts from an empty corpus
 # Reproducers are kept in <build>/fuzz-artifacts/ so a failure can be replayed:
@@ -54,8 +56,8 @@ seed_gguf() {  # $1: corpus folder
   done
 }
 
-seed_wordpiece() {  # $1: corpus folder; one file per test string
-  local inp=${RAGKIT_TOKENIZERS_DIR:-}/ggml-vocab-bert-bge.gguf.inp
+seed_vocab_strings() {  # $1: corpus folder, $2: vocabulary name; one file per test string
+  local inp=${RAGKIT_TOKENIZERS_DIR:-}/ggml-vocab-$2.gguf.inp
   if [ ! -f "$inp" ]; then warn_missing RAGKIT_TOKENIZERS_DIR; return; fi
   # Strings are separated by a line "__ggml_vocab_test__"; the newline before each marker belongs
   # to the separator, not to the string.
@@ -105,7 +107,8 @@ EOF
 seed_corpus() {  # $1: fuzzer name, $2: corpus folder
   case "$1" in
     gguf_fuzz) seed_gguf "$2" ;;
-    wordpiece_fuzz) seed_wordpiece "$2" ;;
+    wordpiece_fuzz) seed_vocab_strings "$2" bert-bge ;;
+    token_decoder_fuzz) seed_vocab_strings "$2" llama-spm ;;
     safetensors_fuzz) seed_safetensors "$2" ;;
     *) ;;
   esac

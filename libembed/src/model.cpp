@@ -15,6 +15,7 @@
 #include "ragkit/embed/safetensors.h"
 #include "ragkit/embed/sentence_transformers_config.h"
 #include "ragkit/embed/wordpiece_tokenizer.h"
+#include "tokenizer/gguf_tokenizer.h"
 
 namespace ragkit::embed {
 
@@ -232,16 +233,7 @@ Result<std::unique_ptr<Model>> ModelLoader::load_gguf(const std::string& path) {
   }
 
   // Tokenizer.
-  RAGKIT_ASSIGN_OR_RETURN(std::string tok_model, g.get_string("tokenizer.ggml.model"));
-  RAGKIT_ASSIGN_OR_RETURN(const std::vector<std::string>* tokens, g.get_string_array("tokenizer.ggml.tokens"));
-  if (tok_model == "bert") {
-    WordPieceOptions opts;
-    auto tok = WordPieceTokenizer::from_gguf_vocab(*tokens, opts);
-    if (!tok.ok()) return tok.status().with_context(path);
-    model->tokenizer_ = std::move(*tok);
-  } else {
-    return Status::not_supported(path + ": tokenizer model '" + tok_model + "' is not supported yet (supported: bert)");
-  }
+  RAGKIT_ASSIGN_OR_RETURN(model->tokenizer_, load_gguf_tokenizer(g));
   if (static_cast<int64_t>(model->tokenizer_->vocab_size()) != c.n_vocab) {
     return Status::corruption(path + ": the tokenizer has " + std::to_string(model->tokenizer_->vocab_size()) +
                               " tokens but token_embd.weight has " + std::to_string(c.n_vocab) + " rows");

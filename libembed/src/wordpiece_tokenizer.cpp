@@ -445,8 +445,26 @@ Result<std::unique_ptr<WordPieceTokenizer>> WordPieceTokenizer::from_vocab(
       return Status::internal(std::string("ICU NFD normalizer unavailable: ") + u_errorName(error));
     }
   }
+  tokenizer->mask_id_ = tokenizer->index_.find(options.mask_token);
   tokenizer->options_ = std::move(options);
   tokenizer->vocab_ = std::move(vocab);
+
+  // Pieces: " word" for a word-initial token, "ing" for "##ing", nothing for the special ones.
+  WordPieceTokenizer& t = *tokenizer;
+  const std::string& prefix = t.options_.continuing_subword_prefix;
+  t.piece_offsets_.assign(t.vocab_.size() + 1, 0);
+  for (size_t id = 0; id < t.vocab_.size(); ++id) {
+    t.piece_offsets_[id] = static_cast<uint32_t>(t.piece_bytes_.size());
+    const std::string& text = t.vocab_[id];
+    if (t.is_control(static_cast<TokenId>(id)) || static_cast<TokenId>(id) == t.unk_id_) continue;
+    if (!prefix.empty() && text.size() > prefix.size() && text.starts_with(prefix)) {
+      t.piece_bytes_.append(text, prefix.size());
+    } else {
+      t.piece_bytes_ += ' ';
+      t.piece_bytes_ += text;
+    }
+  }
+  t.piece_offsets_[t.vocab_.size()] = static_cast<uint32_t>(t.piece_bytes_.size());
   return tokenizer;
 }
 
@@ -874,6 +892,17 @@ bool WordPieceTokenizer::add_special_tokens(std::vector<TokenId>& ids, size_t ma
 std::string_view WordPieceTokenizer::token_text(TokenId id) const {
   if (id < 0 || static_cast<size_t>(id) >= vocab_.size()) return {};
   return vocab_[id];
+}
+
+std::string_view WordPieceTokenizer::token_piece(TokenId id) const {
+  if (id < 0 || static_cast<size_t>(id) >= vocab_.size()) return {};
+  const auto i = static_cast<size_t>(id);
+  return std::string_view(piece_bytes_)
+      .substr(piece_offsets_[i], piece_offsets_[i + 1] - piece_offsets_[i]);
+}
+
+bool WordPieceTokenizer::is_control(TokenId id) const {
+  return id >= 0 && (id == cls_id_ || id == sep_id_ || id == pad_id_ || id == mask_id_);
 }
 
 std::optional<TokenId> WordPieceTokenizer::token_id(std::string_view text) const {

@@ -11,7 +11,11 @@
 //   4. split on whitespace and on every punctuation character (ASCII symbol ranges + Unicode P*);
 //   5. greedy longest-match-first WordPiece with the "##" continuation prefix; a word longer than
 //      max_input_chars_per_word or with no match becomes [UNK].
-// encode() wraps the ids in [CLS] ... [SEP].
+// encode() wraps the ids in [CLS] ... [SEP]. Decoding: a word-initial token's piece is " word",
+// a continuation's is the text after "##", and [CLS], [SEP], [PAD], [MASK] and [UNK] decode to
+// nothing (llama_token_to_piece on llama.cpp's spelling of the same vocabulary); decode() drops
+// the first piece's leading space. [CLS] is bos_id() and [SEP] eos_id(); an encoder ends no
+// generation.
 //
 // Special-token text inside the input ("[SEP]" typed in a document) is tokenized as ordinary text,
 // never as the special token: documents are untrusted and must not inject control tokens.
@@ -78,6 +82,12 @@ class WordPieceTokenizer final : public Tokenizer {
   std::string_view token_text(TokenId id) const override;
   std::optional<TokenId> token_id(std::string_view text) const override;
   const char* kind() const override { return "wordpiece"; }
+  std::string_view token_piece(TokenId id) const override;
+  bool strips_leading_space() const override { return true; }
+  std::optional<TokenId> bos_id() const override { return cls_id_; }
+  std::optional<TokenId> eos_id() const override { return sep_id_; }
+  bool is_end_of_generation(TokenId) const override { return false; }
+  bool is_control(TokenId id) const override;
 
   TokenId cls_id() const { return cls_id_; }
   TokenId sep_id() const { return sep_id_; }
@@ -165,7 +175,9 @@ class WordPieceTokenizer final : public Tokenizer {
   PieceIndex index_;                // every token, as spelled: token_id() and whole-word probes
   PieceTrie trie_;                  // every token, for the piece-by-piece search
   int32_t continuation_root_ = -1;  // trie_ node of the continuation prefix; -1: no such tokens
-  TokenId cls_id_ = -1, sep_id_ = -1, unk_id_ = -1, pad_id_ = -1;
+  TokenId cls_id_ = -1, sep_id_ = -1, unk_id_ = -1, pad_id_ = -1, mask_id_ = -1;
+  std::string piece_bytes_;              // every token's piece, back to back
+  std::vector<uint32_t> piece_offsets_;  // vocab_.size() + 1
 };
 
 }  // namespace ragkit::embed
