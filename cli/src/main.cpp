@@ -11,6 +11,7 @@
 #include "bench_command.h"
 #include "cli_util.h"
 #include "embed_command.h"
+#include "quantize_command.h"
 #include "tokenize_command.h"
 
 namespace ragkit::cli {
@@ -23,6 +24,7 @@ using AddCommand = Command (*)(CLI::App&);
 constexpr AddCommand kCommands[] = {
     add_embed_command,
     add_tokenize_command,
+    add_quantize_command,
     add_bench_command,
 };
 

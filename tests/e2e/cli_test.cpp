@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "rag_process.h"
 #include "random_model.h"
 #include "test_env.h"
 
@@ -26,84 +27,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-struct RunResult {
-  int exit_code = -1;  // -1 when the process was killed by a signal
-  int signal = 0;
-  std::string out;
-  std::string err;
-};
-
-std::string read_whole_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_whole_file(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-// Runs `rag args...` with `stdin_text` on its stdin. Output goes through files rather than pipes
-// so a chatty child can never block on a full pipe while we wait for it.
-RunResult run_rag(const std::vector<std::string>& args, const std::string& stdin_text = "") {
-  static const std::string io_dir = make_temp_dir("ragkit-e2e-io");
-  static std::atomic<int> counter{0};
-  const std::string stem = io_dir + "/run" + std::to_string(counter++);
-  const std::string in_path = stem + ".in", out_path = stem + ".out", err_path = stem + ".err";
-  write_whole_file(in_path, stdin_text);
-
-  // Everything the child needs is prepared before fork(): after it, only async-signal-safe calls.
-  std::vector<std::string> argv_strings = {RAGKIT_RAG_BINARY};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& s : argv_strings) argv.push_back(s.data());
-  argv.push_back(nullptr);
-
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int in_fd = ::open(in_path.c_str(), O_RDONLY);
-    const int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (in_fd < 0 || out_fd < 0 || err_fd < 0) ::_exit(126);
-    ::dup2(in_fd, 0);
-    ::dup2(out_fd, 1);
-    ::dup2(err_fd, 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  RunResult result;
-  if (pid < 0) {
-    ADD_FAILURE() << "fork failed";
-    return result;
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) {
-      ADD_FAILURE() << "waitpid failed";
-      return result;
-    }
-  }
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
-  result.out = read_whole_file(out_path);
-  result.err = read_whole_file(err_path);
-  return result;
-}
-
-std::string describe(const RunResult& r) {
-  return "exit code " + std::to_string(r.exit_code) + ", signal " + std::to_string(r.signal) +
-         "\n--- stdout ---\n" + r.out.substr(0, 2000) + "\n--- stderr ---\n" +
-         r.err.substr(0, 2000);
-}
-
-json parse_json(const RunResult& r) {
-  json doc = json::parse(r.out, nullptr, /*allow_exceptions=*/false);
-  EXPECT_FALSE(doc.is_discarded()) << "stdout is not JSON: " << describe(r);
-  return doc;
-}
 
 double norm(const std::vector<double>& v) {
   double sum = 0;

@@ -1,11 +1,23 @@
-// Matrix work of the transformer core: y = x W^T + b over a batch of rows, split into tiles that
-// the compute pool runs in parallel, each tile one single-threaded OpenBLAS sgemm.
-// OpenBLAS's own threads are switched off: ragkit has one compute pool.
+// Matrix work of the transformer core: y = x W^T + b over a batch of rows, on the compute pool.
 //
-// F32 weights go straight to sgemm; weights of other types (F16, BF16, Q8_0) are converted to F32
-// in a per-matrix scratch first, a small cost next to the sgemm when a batch has hundreds of rows.
-// (Single-row decoding with quantized weights wants dot-product kernels instead; see the
-// generator.)
+// How depends on the weight type, and follows what llama.cpp's CPU backend computes:
+//   F32 (aligned): tiles of single-threaded OpenBLAS sgemm, the pool running the tiles.
+//   Block-quantized (Q8_0, Q4_0/1, Q5_0/1, Q2_K..Q6_K): every activation row is converted once to
+//     the weight type's companion format (Q8_0, Q8_1 or Q8_K, bit-exact with llama.cpp; see
+//     quant_dot.h), then the pool computes blocks of output rows x blocks of activation rows with
+//     the dot kernels, which use each unpacked weight block for four activation rows and each
+//     activation block for two to four weight rows. The weights are never converted as a whole. A
+//     row's output does not depend on the batch it is in, and is the same on every instruction set.
+//   F16/BF16: the activations are rounded to F16/BF16 first (as llama.cpp does). Short batches
+//     (decoding) use the F16/BF16 dot kernels; batches of 32 (F16) or 16 (BF16) rows or more
+//     widen one tile of at most 128 weight rows at a time to F32 in a per-thread scratch and run
+//     sgemm on the rounded activations (every product is exact in F32, only the summation order
+//     differs).
+// OpenBLAS's own threads are switched off: ragkit has one compute pool. The compute profile
+// (profile.h) counts every call's 2 * n * in * out operations and its wall time.
+//
+// Thread-safety: linear() may run concurrently with different scratches; a scratch belongs to
+// one caller at a time.
 #pragma once
 
 #include <cstdint>
@@ -17,12 +29,16 @@
 
 namespace ragkit::embed::ops {
 
-// Scratch reused across calls so that steady-state forward passes allocate nothing.
+// Scratch reused across calls so that steady-state forward passes allocate nothing: buffers only
+// grow, to the largest batch and matrix seen.
 struct MatmulScratch {
-  std::vector<float> weights;  // a dequantized weight matrix
+  std::vector<uint8_t> activations;  // activation rows prepared for the dot kernels
+  std::vector<float> rounded;        // F16/BF16-rounded activation rows (tile path)
+  std::vector<float> tiles;          // one F32 tile of weight rows per pool thread (tile path)
 };
 
-// y[n][out] = x[n][in] * W^T + bias. x and y must not overlap.
+// y[n][out] = x[n][in] * W^T + bias. x and y must not overlap. Weight types: F32, F16, BF16 and
+// the block-quantized types with dot kernels; anything else is not_supported.
 Status linear(ThreadPool& pool, const float* x, int64_t n, const Linear& l, float* y,
               MatmulScratch& scratch);
 

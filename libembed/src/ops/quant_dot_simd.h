@@ -1,0 +1,780 @@
+// The 256-bit SIMD dot kernels, written once and compiled three times: quant_dot_avx2.cpp includes
+// this file under `#pragma GCC target("avx2,fma,f16c")`, quant_dot_avx512.cpp and
+// quant_dot_avx512vnni.cpp under AVX-512 targets (EVEX encodings, 32 registers; with
+// kVnni = true the u8 x s8 sums of the legacy types become vpdpbusd).
+//
+// The legacy types have two kernels: four weight rows x one activation row (decoding) and two or
+// four weight rows x the four activation rows of a group (batches); k-quants and F16/BF16 take one
+// weight row and up to four activation rows. Whatever is unpacked is used for every row it meets.
+// Sums of integer products are exact and reduced to one integer per block (legacy) or
+// super-block (k-quants), which then becomes float exactly as in the scalar kernels of
+// quant_dot.cpp — the same operations in the same order, no FMA — so results are bit-identical
+// across instruction sets.
+//
+// Unsigned x signed byte products go through vpmaddubsw (AVX2), which saturates its int16 pair
+// sums: safe here because one side is always at most 128 in magnitude and the activations at
+// most 127 (2 * 128 * 127 < 32768).
+//
+// Include only from those files, inside namespace ragkit::embed::ops, after <immintrin.h> and
+// quant_dot_common.h, with `using namespace detail;`.
+
+namespace {
+
+inline __m256i load256(const uint8_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+inline __m128i load128(const uint8_t* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+inline float half_f16c(const uint8_t* p) { return _cvtsh_ss(load_u16(p)); }
+
+inline float hsum_ps(__m256 x) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Sums of four adjacent u8 * s8 products, one per int32 lane.
+template <bool kVnni>
+inline __m256i dot_u8s8(__m256i u, __m256i s) {
+  if constexpr (kVnni) {
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+  } else {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+  }
+}
+
+// Pairs of u8 * s8 products summed, then multiplied by int16 scales and summed in pairs again:
+// int32 lane k = sum of bytes 4k..4k+3 weighted by the scale in int16 lanes 2k, 2k+1.
+inline __m256i dot_u8s8_scaled(__m256i u, __m256i s, __m256i scale16) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scale16);
+}
+
+// 32 nibbles of 16 bytes: values 0..15 from the low nibbles, 16..31 from the high ones.
+inline __m256i nibbles_32(const uint8_t* p) {
+  const __m128i raw = load128(p);
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+// Byte i = 0xFF where bit i of `bits` is set, else 0.
+inline __m256i bytes_from_bits_32(uint32_t bits) {
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(bits)),
+      _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
+  const __m256i select = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
+}
+
+// ---- F16 and BF16 -----------------------------------------------------------------------------
+
+inline __m256 widen8_f16(const uint8_t* p) { return _mm256_cvtph_ps(load128(p)); }
+inline __m256 widen8_bf16(const uint8_t* p) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(load128(p)), 16));
+}
+inline float widen1_bf16(const uint8_t* p) {
+  return bits_float(static_cast<uint32_t>(load_u16(p)) << 16);
+}
+template <bool kBf16>
+inline __m256 widen8(const uint8_t* p) {
+  return kBf16 ? widen8_bf16(p) : widen8_f16(p);
+}
+
+template <bool kBf16, int N>
+void dot_half_n(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, float* out) {
+  // Four independent accumulators per row hide the FMA latency. The same for every N, so that a
+  // row gets the same result whatever batch it is in.
+  constexpr int kU = 4;
+  __m256 acc[kU][N];
+  for (int u = 0; u < kU; ++u) {
+    for (int j = 0; j < N; ++j) acc[u][j] = _mm256_setzero_ps();
+  }
+  int64_t i = 0;
+  for (; i + 8 * kU <= n; i += 8 * kU) {
+    for (int u = 0; u < kU; ++u) {
+      const __m256 wv = widen8<kBf16>(w + 2 * (i + 8 * u));
+      for (int j = 0; j < N; ++j) {
+        acc[u][j] =
+            _mm256_fmadd_ps(wv, widen8<kBf16>(act + j * stride + 2 * (i + 8 * u)), acc[u][j]);
+      }
+    }
+  }
+  for (; i + 8 <= n; i += 8) {
+    const __m256 wv = widen8<kBf16>(w + 2 * i);
+    for (int j = 0; j < N; ++j) {
+      acc[0][j] = _mm256_fmadd_ps(wv, widen8<kBf16>(act + j * stride + 2 * i), acc[0][j]);
+    }
+  }
+  for (int j = 0; j < N; ++j) {
+    __m256 s = acc[0][j];
+    for (int u = 1; u < kU; ++u) s = _mm256_add_ps(s, acc[u][j]);
+    float tail = 0;
+    for (int64_t t = i; t < n; ++t) {
+      const uint8_t* a = act + j * stride + 2 * t;
+      tail += kBf16 ? widen1_bf16(w + 2 * t) * widen1_bf16(a) : half_f16c(w + 2 * t) * half_f16c(a);
+    }
+    out[j] = hsum_ps(s) + tail;
+  }
+}
+
+template <bool kBf16>
+void widen_row(const void* src, float* dst, int64_t n) {
+  const uint8_t* p = static_cast<const uint8_t*>(src);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(dst + i, kBf16 ? widen8_bf16(p + 2 * i) : widen8_f16(p + 2 * i));
+  }
+  for (; i < n; ++i) dst[i] = kBf16 ? widen1_bf16(p + 2 * i) : half_f16c(p + 2 * i);
+}
+
+// x -> nearest F16 (vcvtps2ph rounds to nearest even, like fp32_to_fp16) -> float.
+void round_f16_row(const float* x, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT);
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
+  }
+  for (; i < n; ++i) dst[i] = _cvtsh_ss(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT));
+}
+
+// ---- Activation converters ---------------------------------------------------------------------
+// The same numbers as the scalar converters of quant_dot.cpp: the maxima are exact, the scales
+// are the same float operations, vcvtps2dq rounds half to even like nearest_int, and vcvtps2ph
+// rounds to nearest even like fp32_to_fp16.
+
+inline float hmax_ps(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+inline uint16_t to_half(float f) {
+  return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
+}
+
+// 32 int32 (four vectors) to int8 in order, saturating.
+inline void store_int8x32(int8_t* dst, __m256i i0, __m256i i1, __m256i i2, __m256i i3) {
+  const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst),
+                      _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+
+// One Q8_0/Q8_1 block: d = amax / 127 (F16), q = round(x * 127 / amax), s = F16(d * sum(q)).
+inline void q8_block(const float* x, uint16_t* d_half, uint16_t* s_half, int8_t* qs) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+  const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+  const __m256 m =
+      _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                    _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+  const float amax = hmax_ps(m);
+  const float d = amax / 127.0f;
+  const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+  const __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, id));
+  const __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, id));
+  const __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, id));
+  const __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, id));
+  store_int8x32(qs, i0, i1, i2, i3);
+  const __m256i sum = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+  __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+  s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
+  s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+  *d_half = to_half(d);
+  *s_half = to_half(d * static_cast<float>(_mm_cvtsi128_si32(s4)));
+}
+
+void prepare_legacy_group(const float* x, int64_t n, int count, bool with_sum, uint8_t* out) {
+  const size_t block_bytes = legacy_group_block_bytes(with_sum);
+  const size_t qs = legacy_group_qs(with_sum);
+  for (int64_t b = 0; b < n / kQk; ++b) {
+    uint8_t* gb = out + b * block_bytes;
+    uint16_t dh[kGroupRows] = {}, sh[kGroupRows] = {};
+    for (int r = 0; r < kGroupRows; ++r) {
+      int8_t* q = reinterpret_cast<int8_t*>(gb + qs + kQk * r);
+      if (r < count) {
+        q8_block(x + r * n + b * kQk, &dh[r], &sh[r], q);
+      } else {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), _mm256_setzero_si256());
+      }
+    }
+    const auto widen4 = [](const uint16_t* h) {
+      return _mm_cvtph_ps(_mm_setr_epi16(static_cast<int16_t>(h[0]), static_cast<int16_t>(h[1]),
+                                         static_cast<int16_t>(h[2]), static_cast<int16_t>(h[3]), 0,
+                                         0, 0, 0));
+    };
+    _mm_storeu_ps(reinterpret_cast<float*>(gb), widen4(dh));
+    if (with_sum) _mm_storeu_ps(reinterpret_cast<float*>(gb + 16), widen4(sh));
+  }
+}
+
+// Q8_K (ggml's quantize_row_q8_K_ref): m = the first value of largest magnitude,
+// q = min(127, round(-127 / m * x)), d = 1 / iscale, bsums per 16 values.
+void quantize_q8_k_row(const float* x, uint8_t* dst, int64_t n) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (int64_t b = 0; b < n / kQkK; ++b, x += kQkK, dst += kQ8_KBytes) {
+    __m256 m = _mm256_setzero_ps();
+    for (int k = 0; k < kQkK; k += 8)
+      m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)));
+    const float amax = hmax_ps(m);
+    if (amax == 0.0f) {
+      std::memset(dst, 0, kQ8_KBytes);
+      continue;
+    }
+    float max = 0.0f;
+    const __m256 target = _mm256_set1_ps(amax);
+    for (int k = 0; k < kQkK; k += 8) {
+      const int hits = _mm256_movemask_ps(
+          _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)), target, _CMP_EQ_OQ));
+      if (hits != 0) {
+        max = x[k + __builtin_ctz(static_cast<unsigned>(hits))];
+        break;
+      }
+    }
+    const float iscale = -127.0f / max;
+    const __m256 scale = _mm256_set1_ps(iscale);
+    int8_t* q = reinterpret_cast<int8_t*>(dst + kQ8_KQs);
+    for (int k = 0; k < kQkK; k += 32) {
+      __m256i i[4];
+      for (int v = 0; v < 4; ++v) {
+        i[v] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k + 8 * v), scale));
+      }
+      store_int8x32(q + k, i[0], i[1], i[2], i[3]);  // saturates at 127 like the min()
+    }
+    // Sums of 16 int8: widen to int16 and add pairs.
+    for (int k = 0; k < kQkK; k += 32) {
+      const __m256i q16a = _mm256_cvtepi8_epi16(load128(reinterpret_cast<uint8_t*>(q + k)));
+      const __m256i q16b = _mm256_cvtepi8_epi16(load128(reinterpret_cast<uint8_t*>(q + k + 16)));
+      const __m256i ones = _mm256_set1_epi16(1);
+      const __m256i sa = _mm256_madd_epi16(q16a, ones), sb = _mm256_madd_epi16(q16b, ones);
+      // hadd: lanes [a01 a23 b01 b23 | a45 a67 b45 b67]; again: [a0-3 b0-3 . . | a4-7 b4-7 . .]
+      const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(sa, sb), _mm256_setzero_si256());
+      const __m128i s2 = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+      const int16_t sums[2] = {static_cast<int16_t>(_mm_cvtsi128_si32(s2)),
+                               static_cast<int16_t>(_mm_extract_epi32(s2, 1))};
+      std::memcpy(dst + kQ8_KBsums + 2 * (k / 16), sums, 4);
+    }
+    const float d = 1.0f / iscale;
+    std::memcpy(dst, &d, 4);
+  }
+}
+
+// ---- Legacy 32-value blocks -------------------------------------------------------------------
+// A weight format: bytes per block, whether it has a block minimum m (the _1 types, whose
+// activations are Q8_1 and carry s = d_a * sum(q_a)), and how to unpack 32 values as int8 (for
+// Q4_1/Q5_1 non-negative). Products use the sign trick |w| * (a * sign(w)) for every type.
+
+struct Q8_0Weights {
+  static constexpr size_t kBytes = kQ8_0Bytes;
+  static constexpr bool kWithMin = false;
+  static __m256i values(const uint8_t* b) { return load256(b + 2); }
+};
+struct Q4_0Weights {
+  static constexpr size_t kBytes = kQ4_0Bytes;
+  static constexpr bool kWithMin = false;
+  static __m256i values(const uint8_t* b) {
+    return _mm256_sub_epi8(nibbles_32(b + 2), _mm256_set1_epi8(8));
+  }
+};
+struct Q5_0Weights {
+  static constexpr size_t kBytes = kQ5_0Bytes;
+  static constexpr bool kWithMin = false;
+  // (nibble | fifth bit << 4) - 16 is the nibble itself when the bit is set, nibble | 0xF0 as
+  // int8 when it is clear.
+  static __m256i values(const uint8_t* b) {
+    const __m256i high = _mm256_andnot_si256(bytes_from_bits_32(load_u32(b + 2)),
+                                             _mm256_set1_epi8(static_cast<char>(0xF0)));
+    return _mm256_or_si256(nibbles_32(b + 6), high);
+  }
+};
+struct Q4_1Weights {
+  static constexpr size_t kBytes = kQ4_1Bytes;
+  static constexpr bool kWithMin = true;
+  static __m256i values(const uint8_t* b) { return nibbles_32(b + 4); }
+};
+struct Q5_1Weights {
+  static constexpr size_t kBytes = kQ5_1Bytes;
+  static constexpr bool kWithMin = true;
+  static __m256i values(const uint8_t* b) {
+    const __m256i high =
+        _mm256_and_si256(bytes_from_bits_32(load_u32(b + 4)), _mm256_set1_epi8(0x10));
+    return _mm256_or_si256(nibbles_32(b + 8), high);
+  }
+};
+
+// Lane k = the sum of all eight lanes of v_k.
+inline __m128i reduce4_epi32(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
+  const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3));
+  return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+// Four F16 values from four addresses, widened.
+inline __m128 gather4_half(const uint8_t* p0, const uint8_t* p1, const uint8_t* p2,
+                           const uint8_t* p3) {
+  const __m128i h = _mm_setr_epi16(
+      static_cast<int16_t>(load_u16(p0)), static_cast<int16_t>(load_u16(p1)),
+      static_cast<int16_t>(load_u16(p2)), static_cast<int16_t>(load_u16(p3)), 0, 0, 0, 0);
+  return _mm_cvtph_ps(h);
+}
+
+// Integer sums of one weight block (unpacked q, |q| in u) with one activation block.
+template <bool kVnni>
+inline __m256i block_isum(__m256i q, __m256i u, const uint8_t* a) {
+  return dot_u8s8<kVnni>(u, _mm256_sign_epi8(load256(a), q));
+}
+
+// One weight row x activation row r of a group, for decoding. The block sums stay in eight float
+// lanes (acc += d_w * d_a * isum, two accumulators) and are added across lanes once per row, as
+// llama.cpp's kernels do: an earlier version reduced four rows' sums horizontally in every block,
+// and that arithmetic, not memory, set the decode speed (Q8_0: 6 GB/s per thread from memory).
+// The last bits can differ from the batch kernels, which sum in another order.
+template <bool kVnni, class W>
+float legacy_row_act1(int64_t nb, const uint8_t* w, const uint8_t* group, int r) {
+  constexpr size_t kActBlock = legacy_group_block_bytes(W::kWithMin);
+  constexpr size_t kActQs = legacy_group_qs(W::kWithMin);
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  float mins = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* ab = group + b * kActBlock;
+    const uint8_t* wb = w + b * W::kBytes;
+    const __m256i q = W::values(wb);
+    const __m256i isum = block_isum<kVnni>(q, _mm256_sign_epi8(q, q), ab + kActQs + kQk * r);
+    const float scale = half_f16c(wb) * load_f32(ab + 4 * r);
+    acc[b & 1] = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(isum), acc[b & 1]);
+    if constexpr (W::kWithMin) mins += half_f16c(wb + 2) * load_f32(ab + 16 + 4 * r);
+  }
+  return hsum_ps(_mm256_add_ps(acc[0], acc[1])) + mins;
+}
+
+// The F16 values at w[i] + offset, i < R (2 or 4), widened, in lanes 0..R-1.
+template <int R>
+inline __m128 gather_half(const uint8_t* const* w, size_t offset) {
+  const auto h = [&](int i) { return static_cast<int16_t>(load_u16(w[i] + offset)); };
+  if constexpr (R == 2) {
+    return _mm_cvtph_ps(_mm_setr_epi16(h(0), h(1), 0, 0, 0, 0, 0, 0));
+  } else {
+    return _mm_cvtph_ps(_mm_setr_epi16(h(0), h(1), h(2), h(3), 0, 0, 0, 0));
+  }
+}
+
+// R (2 or 4) weight rows x the four activation rows of a group: out[4 * i + k] = dot(w_i, row k).
+// The activation blocks are loaded once for all R weight rows, and the integer sums of two
+// weight rows are reduced together.
+template <bool kVnni, class W, int R>
+void legacy_rows_acts4(int64_t nb, const uint8_t* const w[R], const uint8_t* group,
+                       float out[4 * R]) {
+  static_assert(R % 2 == 0);
+  constexpr size_t kActBlock = legacy_group_block_bytes(W::kWithMin);
+  constexpr size_t kActQs = legacy_group_qs(W::kWithMin);
+  // Lanes 0-3 take the first weight row's scale of a pair, 4-7 the second's.
+  const __m256i spread0 = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+  const __m256i spread1 = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
+  __m256 acc[R / 2];
+  for (int p = 0; p < R / 2; ++p) acc[p] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* ab = group + b * kActBlock;
+    __m256i q[R], u[R], isum[R][4];
+    for (int i = 0; i < R; ++i) {
+      q[i] = W::values(w[i] + b * W::kBytes);
+      u[i] = _mm256_sign_epi8(q[i], q[i]);
+    }
+    for (int k = 0; k < 4; ++k) {
+      const __m256i a = load256(ab + kActQs + kQk * k);
+      for (int i = 0; i < R; ++i) isum[i][k] = dot_u8s8<kVnni>(u[i], _mm256_sign_epi8(a, q[i]));
+    }
+    // The R scales (and minimums) in registers: building them in memory and loading them as one
+    // vector would stall on store forwarding every block.
+    const size_t off = static_cast<size_t>(b) * W::kBytes;
+    const __m256 dw = _mm256_castps128_ps256(gather_half<R>(w, off));
+    __m256 mw = _mm256_setzero_ps();
+    if constexpr (W::kWithMin) mw = _mm256_castps128_ps256(gather_half<R>(w, off + 2));
+    const __m256 da = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(ab));
+    for (int p = 0; p < R / 2; ++p) {
+      // Per 128-bit half: one weight row's partial sums for the four rows; then halves added.
+      const __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(isum[2 * p][0], isum[2 * p][1]),
+                                           _mm256_hadd_epi32(isum[2 * p][2], isum[2 * p][3]));
+      const __m256i h1 =
+          _mm256_hadd_epi32(_mm256_hadd_epi32(isum[2 * p + 1][0], isum[2 * p + 1][1]),
+                            _mm256_hadd_epi32(isum[2 * p + 1][2], isum[2 * p + 1][3]));
+      const __m256i total = _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20),
+                                             _mm256_permute2x128_si256(h0, h1, 0x31));
+      const __m256i spread = p == 0 ? spread0 : spread1;
+      const __m256 scale = _mm256_mul_ps(_mm256_permutevar8x32_ps(dw, spread), da);
+      __m256 part = _mm256_mul_ps(scale, _mm256_cvtepi32_ps(total));
+      if constexpr (W::kWithMin) {
+        const __m256 sa = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(ab + 16));
+        part = _mm256_add_ps(part, _mm256_mul_ps(_mm256_permutevar8x32_ps(mw, spread), sa));
+      }
+      acc[p] = _mm256_add_ps(acc[p], part);
+    }
+  }
+  for (int p = 0; p < R / 2; ++p) _mm256_storeu_ps(out + 8 * p, acc[p]);
+}
+
+// A tile: one activation row -> four weight rows at a time (rows past the end repeat the last
+// one); several -> for each group, kBatchRows weight rows at a time against the group's four
+// rows (4 where there are 32 vector registers, 2 with 16).
+template <bool kVnni, class W, int kBatchRows>
+void tile_legacy(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_w, const uint8_t* acts,
+                 size_t group_bytes, int64_t a0, int64_t n_act, float* out, size_t out_stride) {
+  const int64_t nb = n / kQk;
+  if (n_act == 1) {
+    const uint8_t* group = acts + (a0 / kGroupRows) * group_bytes;
+    const int r = static_cast<int>(a0 % kGroupRows);
+    for (int64_t i = 0; i < n_w; ++i) out[i] = legacy_row_act1<kVnni, W>(nb, w + i * w_stride, group, r);
+    return;
+  }
+  const int64_t end = a0 + n_act;
+  float block[4 * kBatchRows];
+  for (int64_t g = a0 / kGroupRows; g * kGroupRows < end; ++g) {
+    const uint8_t* group = acts + g * group_bytes;
+    for (int64_t i = 0; i < n_w; i += kBatchRows) {
+      const uint8_t* rows[kBatchRows];  // rows past the end repeat the last one
+      for (int k = 0; k < kBatchRows; ++k) rows[k] = w + (i + k < n_w ? i + k : n_w - 1) * w_stride;
+      legacy_rows_acts4<kVnni, W, kBatchRows>(nb, rows, group, block);
+      for (int r = 0; r < kBatchRows && i + r < n_w; ++r) {
+        for (int k = 0; k < kGroupRows; ++k) {
+          const int64_t a = g * kGroupRows + k;
+          if (a >= a0 && a < end) out[(a - a0) * out_stride + i + r] = block[4 * r + k];
+        }
+      }
+    }
+  }
+}
+
+// ---- k-quants (256-value super-blocks, Q8_K activations) ---------------------------------------
+// Q8_K activation block: d (f32) at 0, qs[256] at 4, bsums[16] (int16) at 260. Per super-block
+// and activation row the kernels form the exact integers T (the scaled sum of products) and M (the
+// minimums against the block sums), then add d_a * d_w * T - d_a * dmin_w * M in float, as the
+// scalar kernels do.
+
+inline int hsum_epi32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  return _mm_cvtsi128_si32(s);
+}
+
+inline float k_block_value(float da, float dw, float dminw, int t, int m) {
+  return da * dw * static_cast<float>(t) - da * dminw * static_cast<float>(m);
+}
+
+// Scale vectors for two 16-value sub-blocks 2p, 2p+1 covering 32 bytes: int16 lanes 0-7 hold
+// scale 2p, lanes 8-15 scale 2p+1. `scales16` holds the 16 scales as int16, in order.
+struct PairScales {
+  __m256i low_half, high_half;  // scales 0-7 / 8-15 repeated in both 128-bit lanes
+  explicit PairScales(__m256i scales16)
+      : low_half(_mm256_permute4x64_epi64(scales16, 0x44)),
+        high_half(_mm256_permute4x64_epi64(scales16, 0xEE)) {}
+  __m256i pair(int p) const {
+    const int k = p & 3;
+    const __m256i mask =
+        _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(((4 * k + 3) << 8) | (4 * k + 2))),
+                         _mm_set1_epi16(static_cast<int16_t>(((4 * k + 1) << 8) | (4 * k))));
+    return _mm256_shuffle_epi8(p < 4 ? low_half : high_half, mask);
+  }
+};
+
+// Broadcast of int16 lane L (0..7) of a 128-bit vector replicated in both halves.
+inline __m256i broadcast_lane16(__m256i both_halves, int lane) {
+  return _mm256_shuffle_epi8(
+      both_halves, _mm256_set1_epi16(static_cast<int16_t>(((2 * lane + 1) << 8) | (2 * lane))));
+}
+
+inline __m256i load_bsums(const uint8_t* ab) { return load256(ab + kQ8_KBsums); }
+
+// Q2_K: value = d * (scale & 15) * u - dmin * (scale >> 4), u in 0..3, 16 sub-blocks of 16.
+template <int N>
+void dot_q2_k_n(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, float* out) {
+  float sum[N] = {};
+  const __m256i m3 = _mm256_set1_epi8(3);
+  for (int64_t b = 0; b < n / kQkK; ++b) {
+    const uint8_t* wb = w + b * kQ2_KBytes;
+    const float dw = half_f16c(wb + 80);
+    const float dminw = half_f16c(wb + 82);
+    const __m128i packed = load128(wb);
+    const __m128i low4 = _mm_set1_epi8(0x0F);
+    const __m256i scales16 = _mm256_cvtepu8_epi16(_mm_and_si128(packed, low4));
+    const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), low4));
+    const PairScales scales(scales16);
+    __m256i isum[N];
+    for (int j = 0; j < N; ++j) isum[j] = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const __m256i q = load256(wb + 16 + 32 * h);
+      for (int s = 0; s < 4; ++s) {
+        const __m256i u = _mm256_and_si256(_mm256_srli_epi16(q, 2 * s), m3);
+        const __m256i sc = scales.pair(4 * h + s);
+        for (int j = 0; j < N; ++j) {
+          const __m256i a = load256(act + j * stride + b * kQ8_KBytes + kQ8_KQs + 128 * h + 32 * s);
+          isum[j] = _mm256_add_epi32(isum[j], dot_u8s8_scaled(u, a, sc));
+        }
+      }
+    }
+    for (int j = 0; j < N; ++j) {
+      const uint8_t* ab = act + j * stride + b * kQ8_KBytes;
+      const int m = hsum_epi32(_mm256_madd_epi16(load_bsums(ab), mins16));
+      sum[j] += k_block_value(load_f32(ab), dw, dminw, hsum_epi32(isum[j]), m);
+    }
+  }
+  for (int j = 0; j < N; ++j) out[j] = sum[j];
+}
+
+// The sixteen Q3_K scales (6-bit, offset 32) as int8, in order.
+inline __m128i q3_k_scales(const uint8_t* packed) {
+  const uint32_t w0 = load_u32(packed), w1 = load_u32(packed + 4), w2 = load_u32(packed + 8);
+  const uint32_t low4 = 0x0f0f0f0fu, low2 = 0x03030303u;
+  const uint32_t s0 = (w0 & low4) | ((w2 & low2) << 4);
+  const uint32_t s1 = (w1 & low4) | (((w2 >> 2) & low2) << 4);
+  const uint32_t s2 = ((w0 >> 4) & low4) | (((w2 >> 4) & low2) << 4);
+  const uint32_t s3 = ((w1 >> 4) & low4) | (((w2 >> 6) & low2) << 4);
+  return _mm_sub_epi8(_mm_set_epi32(static_cast<int>(s3), static_cast<int>(s2),
+                                    static_cast<int>(s1), static_cast<int>(s0)),
+                      _mm_set1_epi8(32));
+}
+
+// Q3_K: value = d * scale * (u - 4), u = low 2 bits | high bit << 2, 16 sub-blocks of 16.
+// sum(scale * (u - 4) * q) = sum(scale * u * q) - 4 * sum(scale * bsum).
+template <int N>
+void dot_q3_k_n(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, float* out) {
+  float sum[N] = {};
+  const __m256i m3 = _mm256_set1_epi8(3);
+  const __m256i m1 = _mm256_set1_epi8(1);
+  for (int64_t b = 0; b < n / kQkK; ++b) {
+    const uint8_t* wb = w + b * kQ3_KBytes;
+    const float dw = half_f16c(wb + 108);
+    const __m256i scales16 = _mm256_cvtepi8_epi16(q3_k_scales(wb + 96));
+    const PairScales scales(scales16);
+    const __m256i hmask = load256(wb);
+    __m256i isum[N];
+    for (int j = 0; j < N; ++j) isum[j] = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const __m256i q = load256(wb + 32 + 32 * h);
+      for (int s = 0; s < 4; ++s) {
+        const __m256i low = _mm256_and_si256(_mm256_srli_epi16(q, 2 * s), m3);
+        const __m256i high = _mm256_and_si256(_mm256_srli_epi16(hmask, 4 * h + s), m1);
+        const __m256i u = _mm256_or_si256(low, _mm256_slli_epi16(high, 2));
+        const __m256i sc = scales.pair(4 * h + s);
+        for (int j = 0; j < N; ++j) {
+          const __m256i a = load256(act + j * stride + b * kQ8_KBytes + kQ8_KQs + 128 * h + 32 * s);
+          isum[j] = _mm256_add_epi32(isum[j], dot_u8s8_scaled(u, a, sc));
+        }
+      }
+    }
+    for (int j = 0; j < N; ++j) {
+      const uint8_t* ab = act + j * stride + b * kQ8_KBytes;
+      const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(load_bsums(ab), scales16), 2);
+      const int t = hsum_epi32(_mm256_sub_epi32(isum[j], corr));
+      sum[j] += k_block_value(load_f32(ab), dw, 0.0f, t, 0);
+    }
+  }
+  for (int j = 0; j < N; ++j) out[j] = sum[j];
+}
+
+// The eight 6-bit scales (bytes 0-7) and mins (bytes 8-15) of a Q4_K/Q5_K block, from its 12
+// packed bytes (see scale_min_k4: sub-blocks 4-7 borrow the top bits of bytes 0-7).
+inline __m128i q45_k_scales_mins(const uint8_t* packed) {
+  const uint32_t w0 = load_u32(packed), w1 = load_u32(packed + 4), w2 = load_u32(packed + 8);
+  const uint32_t low6 = 0x3f3f3f3fu, low4 = 0x0f0f0f0fu, low2 = 0x03030303u;
+  const uint32_t sc_lo = w0 & low6;
+  const uint32_t sc_hi = (w2 & low4) | (((w0 >> 6) & low2) << 4);
+  const uint32_t mn_lo = w1 & low6;
+  const uint32_t mn_hi = ((w2 >> 4) & low4) | (((w1 >> 6) & low2) << 4);
+  return _mm_set_epi32(static_cast<int>(mn_hi), static_cast<int>(mn_lo), static_cast<int>(sc_hi),
+                       static_cast<int>(sc_lo));
+}
+
+// Q4_K / Q5_K: value = d * scale * u - dmin * min, 8 sub-blocks of 32, u in 0..15 (Q4_K) or
+// 0..31 (Q5_K, fifth bits in qh).
+template <bool kFive, int N>
+void dot_q45_k_n(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, float* out) {
+  constexpr size_t kBytes = kFive ? kQ5_KBytes : kQ4_KBytes;
+  constexpr size_t kQs = kFive ? 48 : 16;
+  float sum[N] = {};
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  const __m256i m1 = _mm256_set1_epi8(1);
+  for (int64_t b = 0; b < n / kQkK; ++b) {
+    const uint8_t* wb = w + b * kBytes;
+    const float dw = half_f16c(wb);
+    const float dminw = half_f16c(wb + 2);
+    const __m128i sm = q45_k_scales_mins(wb + 4);
+    const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+    // Each min covers two bsums (32 values): int16 lanes [m0 m0 m1 m1 ... m7 m7].
+    const __m128i mins8 = _mm_srli_si128(sm, 8);
+    const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins8, mins8));
+    __m256i qh = _mm256_setzero_si256();
+    if constexpr (kFive) qh = load256(wb + 16);
+    __m256i isum[N];
+    for (int j = 0; j < N; ++j) isum[j] = _mm256_setzero_si256();
+    for (int k = 0; k < 4; ++k) {
+      const __m256i q = load256(wb + kQs + 32 * k);
+      __m256i lo = _mm256_and_si256(q, m4);
+      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+      if constexpr (kFive) {
+        lo = _mm256_or_si256(
+            lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m1), 4));
+        hi = _mm256_or_si256(
+            hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k + 1), m1), 4));
+      }
+      const __m256i sc_lo = broadcast_lane16(scales, 2 * k);
+      const __m256i sc_hi = broadcast_lane16(scales, 2 * k + 1);
+      for (int j = 0; j < N; ++j) {
+        const uint8_t* aq = act + j * stride + b * kQ8_KBytes + kQ8_KQs + 64 * k;
+        isum[j] = _mm256_add_epi32(isum[j], dot_u8s8_scaled(lo, load256(aq), sc_lo));
+        isum[j] = _mm256_add_epi32(isum[j], dot_u8s8_scaled(hi, load256(aq + 32), sc_hi));
+      }
+    }
+    for (int j = 0; j < N; ++j) {
+      const uint8_t* ab = act + j * stride + b * kQ8_KBytes;
+      const int m = hsum_epi32(_mm256_madd_epi16(load_bsums(ab), mins16));
+      sum[j] += k_block_value(load_f32(ab), dw, dminw, hsum_epi32(isum[j]), m);
+    }
+  }
+  for (int j = 0; j < N; ++j) out[j] = sum[j];
+}
+
+// Q6_K: value = d * scale * (u - 32), u = 4 low bits (ql) | 2 high bits (qh) << 4, 16 sub-blocks
+// of 16 with int8 scales. sum(scale * (u - 32) * q) = sum(scale * u * q) - 32 * sum(scale * bsum).
+template <int N>
+void dot_q6_k_n(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, float* out) {
+  float sum[N] = {};
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  const __m256i m2 = _mm256_set1_epi8(3);
+  for (int64_t b = 0; b < n / kQkK; ++b) {
+    const uint8_t* wb = w + b * kQ6_KBytes;
+    const float dw = half_f16c(wb + 208);
+    const __m256i scales16 = _mm256_cvtepi8_epi16(load128(wb + 192));
+    const PairScales scales(scales16);
+    __m256i isum[N];
+    for (int j = 0; j < N; ++j) isum[j] = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const __m256i ql0 = load256(wb + 64 * h);
+      const __m256i ql1 = load256(wb + 64 * h + 32);
+      const __m256i qh = load256(wb + 128 + 32 * h);
+      __m256i u[4];
+      u[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4),
+                             _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4));
+      u[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
+      u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
+      u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
+      for (int k = 0; k < 4; ++k) {
+        const __m256i sc = scales.pair(4 * h + k);
+        for (int j = 0; j < N; ++j) {
+          const __m256i a = load256(act + j * stride + b * kQ8_KBytes + kQ8_KQs + 128 * h + 32 * k);
+          isum[j] = _mm256_add_epi32(isum[j], dot_u8s8_scaled(u[k], a, sc));
+        }
+      }
+    }
+    for (int j = 0; j < N; ++j) {
+      const uint8_t* ab = act + j * stride + b * kQ8_KBytes;
+      const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(load_bsums(ab), scales16), 5);
+      const int t = hsum_epi32(_mm256_sub_epi32(isum[j], corr));
+      sum[j] += k_block_value(load_f32(ab), dw, 0.0f, t, 0);
+    }
+  }
+  for (int j = 0; j < N; ++j) out[j] = sum[j];
+}
+
+// ---- Tiles ------------------------------------------------------------------------------------
+
+// One weight row x up to four activation rows, the kernel chosen by the number of rows.
+template <template <int> class K>
+void by_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, int n_act,
+             float* out) {
+  switch (n_act) {
+    case 1:
+      K<1>::run(n, w, act, stride, out);
+      return;
+    case 2:
+      K<2>::run(n, w, act, stride, out);
+      return;
+    case 3:
+      K<3>::run(n, w, act, stride, out);
+      return;
+    default:
+      K<4>::run(n, w, act, stride, out);
+      return;
+  }
+}
+
+// The tile of a kernel family K: for each run of up to four activation rows (one row per group),
+// every weight row.
+template <template <int> class K>
+void tile_by_rows(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_w, const uint8_t* acts,
+                  size_t group_bytes, int64_t a0, int64_t n_act, float* out, size_t out_stride) {
+  float result[kMaxActRows];
+  for (int64_t c = 0; c < n_act; c += kMaxActRows) {
+    const int count = static_cast<int>(n_act - c < kMaxActRows ? n_act - c : kMaxActRows);
+    const uint8_t* act = acts + (a0 + c) * group_bytes;
+    for (int64_t i = 0; i < n_w; ++i) {
+      by_rows<K>(n, w + i * w_stride, act, group_bytes, count, result);
+      for (int j = 0; j < count; ++j) out[(c + j) * out_stride + i] = result[j];
+    }
+  }
+}
+
+template <bool kBf16>
+struct HalfKernel {
+  template <int N>
+  struct K {
+    static void run(int64_t n, const uint8_t* w, const uint8_t* a, size_t s, float* o) {
+      dot_half_n<kBf16, N>(n, w, a, s, o);
+    }
+  };
+};
+template <int N>
+struct Q2KKernel {
+  static void run(int64_t n, const uint8_t* w, const uint8_t* a, size_t s, float* o) {
+    dot_q2_k_n<N>(n, w, a, s, o);
+  }
+};
+template <int N>
+struct Q3KKernel {
+  static void run(int64_t n, const uint8_t* w, const uint8_t* a, size_t s, float* o) {
+    dot_q3_k_n<N>(n, w, a, s, o);
+  }
+};
+template <bool kFive>
+struct Q45KKernel {
+  template <int N>
+  struct K {
+    static void run(int64_t n, const uint8_t* w, const uint8_t* a, size_t s, float* o) {
+      dot_q45_k_n<kFive, N>(n, w, a, s, o);
+    }
+  };
+};
+template <int N>
+struct Q6KKernel {
+  static void run(int64_t n, const uint8_t* w, const uint8_t* a, size_t s, float* o) {
+    dot_q6_k_n<N>(n, w, a, s, o);
+  }
+};
+
+// The table of one instruction-set level.
+template <bool kVnni, int kBatchRows>
+KernelTable make_simd256_table() {
+  return KernelTable{
+      tile_by_rows<HalfKernel<false>::K>,
+      tile_by_rows<HalfKernel<true>::K>,
+      tile_legacy<kVnni, Q8_0Weights, kBatchRows>,
+      tile_legacy<kVnni, Q4_0Weights, kBatchRows>,
+      tile_legacy<kVnni, Q4_1Weights, kBatchRows>,
+      tile_legacy<kVnni, Q5_0Weights, kBatchRows>,
+      tile_legacy<kVnni, Q5_1Weights, kBatchRows>,
+      tile_by_rows<Q2KKernel>,
+      tile_by_rows<Q3KKernel>,
+      tile_by_rows<Q45KKernel<false>::K>,
+      tile_by_rows<Q45KKernel<true>::K>,
+      tile_by_rows<Q6KKernel>,
+      widen_row<false>,
+      widen_row<true>,
+      round_f16_row,
+      prepare_legacy_group,
+      quantize_q8_k_row,
+  };
+}
+
+}  // namespace
