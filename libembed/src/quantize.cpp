@@ -4,15 +4,10 @@
 #include <cstring>
 #include <string>
 
+#include "ops/kernel_pragmas.h"
 #include "ops/quant_dot.h"
 
-// Bit-identical results need the float operations exactly as written: GCC's C++ default
-// (-ffp-contract=fast) would fuse a multiply and an add into an FMA wherever the target has one.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+RAGKIT_EXACT_FLOAT_OPS()
 
 // ggml's reference quantizers (ggml-quants.c: quantize_row_{q8_0,q4_0,q5_0,q4_K,q6_K}_ref and
 // their helpers make_qx_quants / make_qkx2_quants), the functions llama-quantize calls when it has

@@ -8,15 +8,10 @@
 #include <cmath>
 #include <cstring>
 
+#include "ops/kernel_pragmas.h"
 #include "ops/quant_dot_common.h"
 
-// Bit-identical results need the float operations exactly as written: GCC's C++ default
-// (-ffp-contract=fast) would fuse a multiply and an add into an FMA wherever the target has one.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+RAGKIT_EXACT_FLOAT_OPS()
 
 // The activation converters and the scalar kernels. Compiled for the baseline x86-64 target (no
 // target attributes): everything here runs on any CPU. The SIMD kernels live in

@@ -12,24 +12,13 @@
 #include <cstdint>
 #include <cstring>
 
+#include "ops/kernel_pragmas.h"
 #include "ops/quant_dot_common.h"
 
 // Everything defined below is compiled for this target; the standard headers above are not, so
 // no AVX-512 copy of a library inline function can leak into code that runs on older CPUs.
-// (clang has no "#pragma GCC target"; its attribute push does the same for every function.)
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")
-#endif
-// Bit-identical results need the float operations exactly as written: GCC's C++ default
-// (-ffp-contract=fast) would fuse a multiply and an add into an FMA wherever the target has one.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+RAGKIT_BEGIN_TARGET("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")
+RAGKIT_EXACT_FLOAT_OPS()
 
 namespace ragkit::embed::ops {
 
@@ -47,8 +36,4 @@ const KernelTable& avx512_vnni_kernels() {
 }  // namespace detail
 }  // namespace ragkit::embed::ops
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+RAGKIT_END_TARGET()
