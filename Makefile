@@ -9,6 +9,7 @@
 #   make fuzz    deps + clang libFuzzer build in build-fuzz/ + every fuzzer for FUZZ_SECONDS
 #   make demo    deps + build + tools/demo.sh
 #   make bench   build + `rag bench embed`
+#   make bench-generate   build + `rag bench generate` (F32, Q8_0, Q4_K) beside llama.cpp
 #   make clean   remove the build folders
 
 SHELL := /bin/bash
@@ -46,7 +47,7 @@ ASAN_FLAGS := -O1 -g
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build test asan fuzz demo bench clean
+.PHONY: all deps build test asan fuzz demo bench bench-generate clean
 
 all: build
 
@@ -95,6 +96,19 @@ bench: build
 	[ -f $(BENCH_MODEL)/model.safetensors ] || $(BUILD)/tools/ragkit_make_test_model \
 	  --source "$(RAGKIT_MODELS_DIR)/all-MiniLM-L6-v2" --out $(BENCH_MODEL) --seed 42
 	$(BUILD)/cli/rag --threads $(BENCH_THREADS) bench embed --model $(BENCH_MODEL)
+
+# The figures of the generator issue: a random-weight llama model of SmolLM2-135M's shape (576
+# wide, 30 layers, 9/3 heads, ffn 1536, StarCoder's 49,152-token vocabulary, tied embeddings) in
+# F32, quantized by `rag quantize` to Q8_0 and Q4_K; llama.cpp (bench/llamacpp_peer, installed
+# from npm once with `npm ci --prefix bench/llamacpp_peer`) runs the same files side by side.
+BENCH_GEN_MODEL ?= $(BUILD)/bench-smollm2
+bench-generate: build
+	[ -f $(BENCH_GEN_MODEL)-F32.gguf ] || $(BUILD)/tools/ragkit_make_test_model --arch llama \
+	  --source "$(RAGKIT_TOKENIZERS_DIR)/ggml-vocab-starcoder.gguf" --out $(BENCH_GEN_MODEL)-F32.gguf
+	for t in Q8_0 Q4_K; do [ -f $(BENCH_GEN_MODEL)-$$t.gguf ] || $(BUILD)/cli/rag quantize \
+	  $(BENCH_GEN_MODEL)-F32.gguf $(BENCH_GEN_MODEL)-$$t.gguf $$t > /dev/null; done
+	for t in F32 Q8_0 Q4_K; do $(BUILD)/cli/rag --threads $(BENCH_THREADS) bench generate \
+	  --model $(BENCH_GEN_MODEL)-$$t.gguf; done
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -11,6 +11,8 @@
 #   wordpiece_fuzz    the test strings of $RAGKIT_TOKENIZERS_DIR/ggml-vocab-bert-bge.gguf.inp
 #   token_decoder_fuzz  the test strings of $RAGKIT_TOKENIZERS_DIR/ggml-vocab-llama-spm.gguf.inp
 #                     (it also reads the vocabularies themselves from $RAGKIT_TOKENIZERS_DIR)
+#   generator_gguf_fuzz the header of a tiny llama GGUF the fuzzer builds from stories260K's
+#                     vocabulary ($RAGKIT_MODELS_DIR) and writes itself
 #   safetensors_fuzz  small safetensors files written by python3 below
 #   anything else     starts from an empty corpus
 # Reproducers are kept in <build>/fuzz-artifacts/ so a failure can be replayed:
@@ -104,11 +106,13 @@ write("no-tensors.safetensors", [], metadata={"format": "pt"})
 EOF
 }
 
-seed_corpus() {  # $1: fuzzer name, $2: corpus folder
+seed_corpus() {  # $1: fuzzer name, $2: corpus folder, $3: fuzzer binary
   case "$1" in
     gguf_fuzz) seed_gguf "$2" ;;
     wordpiece_fuzz) seed_vocab_strings "$2" bert-bge ;;
     token_decoder_fuzz) seed_vocab_strings "$2" llama-spm ;;
+    # The valid header of the tiny llama model the fuzzer builds itself (-runs=0: write and exit).
+    generator_gguf_fuzz) RAGKIT_FUZZ_WRITE_SEED="$2" "$3" -runs=0 >/dev/null 2>&1 ;;
     safetensors_fuzz) seed_safetensors "$2" ;;
     *) ;;
   esac
@@ -121,7 +125,7 @@ run_one() {  # $1: fuzzer binary; writes $work/<name>.report, returns non-zero o
   log="$work/$name.log"
   report="$work/$name.report"
   mkdir -p "$corpus"
-  seed_corpus "$name" "$corpus" 2>>"$report"
+  seed_corpus "$name" "$corpus" "$fuzzer" 2>>"$report"
   local n_seeds
   n_seeds=$(find "$corpus" -type f | wc -l)
   # -timeout: an input that takes 25 s is a hang worth reporting, not a slow case to wait out.

@@ -1,5 +1,7 @@
 #include "bench_command.h"
 
+#include "bench_generate.h"
+
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -210,9 +212,16 @@ Command add_bench_command(CLI::App& app) {
   embed->add_option("--peer-script", opts->peer_script, "Path of torch_embed_peer.py");
   embed->add_option("--batch", opts->batch, "The peer's batch size (default 32)");
   embed->add_flag("--json", opts->json, "Print the figures as JSON");
+  auto gen_opts = std::make_shared<BenchGenerateOptions>();
+  CLI::App* generate = bench->add_subcommand(
+      "generate", "Prefill a 512-token prompt and decode 128 tokens; compare with the memory "
+                  "bandwidth bound and with llama.cpp on the same file");
+  add_bench_generate_options(*generate, *gen_opts);
   Command cmd;
   cmd.app = bench;
-  cmd.run = [opts]() { return run_bench_embed(*opts); };
+  cmd.run = [opts, gen_opts, generate]() {
+    return generate->parsed() ? run_bench_generate(*gen_opts) : run_bench_embed(*opts);
+  };
   return cmd;
 }
 

@@ -81,26 +81,29 @@ bool has_safetensors(const fs::path& dir) {
 
 }  // namespace
 
-Result<std::unique_ptr<embed::Encoder>> open_encoder(const std::string& model_path,
-                                                     const embed::EncoderOptions& options) {
+namespace {
+
+// Opens with `open`, turning stray exceptions and the usual first-run mistakes into messages that
+// name the path and say what --model expects.
+template <typename T, typename Open>
+Result<std::unique_ptr<T>> open_with_hints(const std::string& model_path, Open open) {
   std::error_code ec;
   const fs::file_status st = fs::status(model_path, ec);
   if (!fs::exists(st)) {
     return Status::not_found(model_path + ": no such file or directory; " + kModelHint);
   }
-  auto try_open = [&]() -> Result<std::unique_ptr<embed::Encoder>> {
+  Result<std::unique_ptr<T>> opened = [&]() -> Result<std::unique_ptr<T>> {
     try {
-      return embed::Encoder::open(model_path, options);
+      return open();
     } catch (const std::exception& e) {
       // The library promises Status, not exceptions; a stray one (bad_alloc on a huge declared
       // size) still must not end the process without a message.
       return Status::internal(model_path + ": " + e.what());
     }
-  };
-  Result<std::unique_ptr<embed::Encoder>> encoder = try_open();
-  if (encoder.ok()) return encoder;
+  }();
+  if (opened.ok()) return opened;
 
-  Status status = encoder.status();
+  Status status = opened.status();
   if (status.message().find(model_path) == std::string::npos)
     status = status.with_context(model_path);
   // The most common first-run mistake: the tokenizer/config folder without its weights.
@@ -112,6 +115,18 @@ Result<std::unique_ptr<embed::Encoder>> open_encoder(const std::string& model_pa
                              "put it beside config.json");
   }
   return status;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<embed::Encoder>> open_encoder(const std::string& model_path,
+                                                     const embed::EncoderOptions& options) {
+  return open_with_hints<embed::Encoder>(
+      model_path, [&] { return embed::Encoder::open(model_path, options); });
+}
+
+Result<std::unique_ptr<embed::Model>> open_model(const std::string& model_path) {
+  return open_with_hints<embed::Model>(model_path, [&] { return embed::Model::load(model_path); });
 }
 
 Status flush_stdout() {

@@ -14,6 +14,7 @@
 
 #include "ragkit/common/status.h"
 #include "ragkit/embed/encoder.h"
+#include "ragkit/embed/model.h"
 
 namespace ragkit::cli {
 
@@ -49,6 +50,10 @@ Result<std::string> read_stdin();
 // does not exist or is not a model.
 Result<std::unique_ptr<embed::Encoder>> open_encoder(const std::string& model_path,
                                                      const embed::EncoderOptions& options = {});
+
+// Model::load with the same messages: for commands that need the model itself (a generator, a
+// tokenizer) rather than an encoder.
+Result<std::unique_ptr<embed::Model>> open_model(const std::string& model_path);
 
 // Flushes stdout; a failed write (disk full, closed pipe) becomes an error instead of exit 0.
 Status flush_stdout();

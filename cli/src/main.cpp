@@ -11,6 +11,7 @@
 #include "bench_command.h"
 #include "cli_util.h"
 #include "embed_command.h"
+#include "generate_command.h"
 #include "quantize_command.h"
 #include "tokenize_command.h"
 
@@ -24,6 +25,7 @@ using AddCommand = Command (*)(CLI::App&);
 constexpr AddCommand kCommands[] = {
     add_embed_command,
     add_tokenize_command,
+    add_generate_command,
     add_quantize_command,
     add_bench_command,
 };
@@ -31,7 +33,7 @@ constexpr AddCommand kCommands[] = {
 int run(int argc, char** argv) {
   CLI::App app{
       "rag: search a folder of documents by meaning and ask it questions, all on this machine.\n"
-      "Today: embed texts and inspect tokenization with a local embedding model.",
+      "Today: embed texts, inspect tokenization, generate text and quantize models, locally.",
       "rag"};
   // Global options (--threads) may also follow the subcommand: `rag embed --threads 2 ...`.
   app.fallthrough();

@@ -23,12 +23,13 @@ struct TokenizeArgs {
 };
 
 int run_tokenize(const TokenizeArgs& args) {
-  // The tokenizer lives in the model files; opening the encoder maps the weights but reads none
-  // of them, so this costs little more than loading the vocabulary.
-  Result<std::unique_ptr<embed::Encoder>> opened = open_encoder(args.model);
+  // The tokenizer lives in the model files; loading the model maps the weights but reads none of
+  // them, so this costs little more than loading the vocabulary.
+  Result<std::unique_ptr<embed::Model>> opened = open_model(args.model);
   if (!opened.ok()) return report_error(opened.status());
-  const embed::Encoder& encoder = **opened;
-  const embed::Tokenizer& tokenizer = encoder.tokenizer();
+  const embed::Model& model = **opened;
+  const embed::Tokenizer& tokenizer = model.tokenizer();
+  const bool generator = model.arch().mask == embed::AttentionMask::kCausal;
 
   std::string text = args.text;
   if (text == "-") {
@@ -37,11 +38,22 @@ int run_tokenize(const TokenizeArgs& args) {
     text = std::move(*read);
   }
 
-  const std::vector<embed::TokenId> ids =
-      args.no_special ? tokenizer.tokenize(text) : tokenizer.encode(text);
-  if (!args.no_special && ids.size() > encoder.max_seq_length()) {
-    report_warning("the text has " + std::to_string(ids.size()) + " tokens; rag embed cuts it to " +
-                   std::to_string(encoder.max_seq_length()) + " (max_seq_length)");
+  // What the model is fed: an encoder's input with [CLS] ... [SEP], a generator's prompt with
+  // BOS and control-token texts ("<|im_start|>") parsed as those tokens.
+  std::vector<embed::TokenId> ids;
+  if (args.no_special) {
+    ids = tokenizer.tokenize(text);
+  } else {
+    ids = generator ? tokenizer.encode_prompt(text) : tokenizer.encode(text);
+  }
+  const size_t max_length = generator ? static_cast<size_t>(model.config().n_ctx_train)
+                                      : model.declared_max_seq_length().value_or(
+                                            static_cast<size_t>(model.config().n_ctx_train));
+  if (!args.no_special && ids.size() > max_length) {
+    report_warning("the text has " + std::to_string(ids.size()) + " tokens; " +
+                   (generator ? "the model's context holds " + std::to_string(max_length)
+                              : "rag embed cuts it to " + std::to_string(max_length) +
+                                    " (max_seq_length)"));
   }
 
   std::string out;
@@ -84,10 +96,10 @@ Command add_tokenize_command(CLI::App& app) {
       "tokenize", "Show the token ids (and tokens) a model's tokenizer gives a text");
   add_model_option(*cmd, args->model,
                    "The model whose tokenizer to use: a .gguf file or a Hugging Face model "
-                   "directory");
+                   "directory (an embedding model or a generator)");
   cmd->add_flag("--json", args->json, "Print {\"ids\": [...], \"tokens\": [...]} as JSON");
   cmd->add_flag("--no-special", args->no_special,
-                "Leave out the special tokens the model adds for embedding ([CLS], [SEP])");
+                "Plain text only: no [CLS]/[SEP] or BOS, and control-token texts stay text");
   cmd->add_flag("-v,--verbose", args->verbose,
                 "Print one \"id<TAB>token\" line per token (plain output only)");
   cmd->add_option("text", args->text, "The text to tokenize; \"-\" reads it from stdin")

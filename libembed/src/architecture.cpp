@@ -36,10 +36,33 @@ constexpr TensorNameMap kLlamaHfNames[] = {
     {"blk.{N}.ffn_down", "model.layers.{N}.mlp.down_proj"},
 };
 
+// GPT-2's checkpoints (GPT2LMHeadModel, under "transformer."; GPT2Model without it). Its linears
+// are Conv1D modules storing [in, out]. The fused query/key/value projection keeps its GGUF name.
+constexpr TensorNameMap kGpt2HfNames[] = {
+    {"token_embd", "wte"},
+    {"position_embd", "wpe"},
+    {"output_norm", "ln_f"},
+    {"output", "lm_head"},
+    {"blk.{N}.attn_norm", "h.{N}.ln_1"},
+    {"blk.{N}.attn_qkv", "h.{N}.attn.c_attn", true},
+    {"blk.{N}.attn_output", "h.{N}.attn.c_proj", true},
+    {"blk.{N}.ffn_norm", "h.{N}.ln_2"},
+    {"blk.{N}.ffn_up", "h.{N}.mlp.c_fc", true},
+    {"blk.{N}.ffn_down", "h.{N}.mlp.c_proj", true},
+};
+constexpr std::string_view kGpt2HfPrefixes[] = {"transformer."};
+
+constexpr std::string_view kBertTypes[] = {"bert"};
+// Mistral's and Qwen2's checkpoints share llama's module names; Qwen2 adds q/k/v biases, which
+// the loader picks up wherever a file has them.
+constexpr std::string_view kLlamaTypes[] = {"llama", "mistral"};
+constexpr std::string_view kQwen2Types[] = {"qwen2"};
+constexpr std::string_view kGpt2Types[] = {"gpt2"};
+
 constexpr ArchitectureSpec kArchitectures[] = {
     {
         .name = "bert",
-        .hf_model_type = "bert",
+        .hf_model_types = kBertTypes,
         .norm = NormType::kLayerNorm,
         .placement = NormPlacement::kPost,
         .positions = PositionEncoding::kLearned,
@@ -50,12 +73,13 @@ constexpr ArchitectureSpec kArchitectures[] = {
         .embedding_norm = true,
         .token_types = true,
         .output_norm = false,
+        .gguf_rope = RopeStyle::kInterleaved,
         .hf_names = kBertHfNames,
         .hf_prefixes = kBertHfPrefixes,
     },
     {
         .name = "llama",
-        .hf_model_type = "llama",
+        .hf_model_types = kLlamaTypes,
         .norm = NormType::kRmsNorm,
         .placement = NormPlacement::kPre,
         .positions = PositionEncoding::kRotary,
@@ -66,8 +90,43 @@ constexpr ArchitectureSpec kArchitectures[] = {
         .embedding_norm = false,
         .token_types = false,
         .output_norm = true,
+        .gguf_rope = RopeStyle::kInterleaved,
         .hf_names = kLlamaHfNames,
         .hf_prefixes = {},
+    },
+    {
+        .name = "qwen2",
+        .hf_model_types = kQwen2Types,
+        .norm = NormType::kRmsNorm,
+        .placement = NormPlacement::kPre,
+        .positions = PositionEncoding::kRotary,
+        .default_activation = Activation::kSilu,
+        .mask = AttentionMask::kCausal,
+        .gated_ffn = true,
+        .linear_bias = false,
+        .embedding_norm = false,
+        .token_types = false,
+        .output_norm = true,
+        .gguf_rope = RopeStyle::kHalf,
+        .hf_names = kLlamaHfNames,
+        .hf_prefixes = {},
+    },
+    {
+        .name = "gpt2",
+        .hf_model_types = kGpt2Types,
+        .norm = NormType::kLayerNorm,
+        .placement = NormPlacement::kPre,
+        .positions = PositionEncoding::kLearned,
+        .default_activation = Activation::kGeluTanh,
+        .mask = AttentionMask::kCausal,
+        .gated_ffn = false,
+        .linear_bias = true,
+        .embedding_norm = false,
+        .token_types = false,
+        .output_norm = true,
+        .gguf_rope = RopeStyle::kInterleaved,
+        .hf_names = kGpt2HfNames,
+        .hf_prefixes = kGpt2HfPrefixes,
     },
 };
 
@@ -75,7 +134,10 @@ constexpr ArchitectureSpec kArchitectures[] = {
 
 const ArchitectureSpec* find_architecture(std::string_view name) {
   for (const auto& a : kArchitectures) {
-    if (a.name == name || a.hf_model_type == name) return &a;
+    if (a.name == name) return &a;
+    for (std::string_view type : a.hf_model_types) {
+      if (type == name) return &a;
+    }
   }
   return nullptr;
 }

@@ -38,6 +38,47 @@ std::string replace_layer(std::string_view templ, int64_t layer) {
 
 bool is_aligned_f32(const void* p) { return reinterpret_cast<uintptr_t>(p) % alignof(float) == 0; }
 
+// An F32 copy of a 2-D matrix with its two dimensions swapped, kept in `buffers`.
+Result<TensorView> transpose_to_f32(const TensorView& t, std::deque<std::vector<float>>& buffers) {
+  if (t.n_dims != 2) return Status::corruption("tensor '" + std::string(t.name) + "' is not a matrix");
+  const int64_t cols = t.ne[0], rows = t.ne[1];
+  std::vector<float> row(static_cast<size_t>(cols));
+  auto& out = buffers.emplace_back(static_cast<size_t>(cols * rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    RAGKIT_RETURN_IF_ERROR(dequantize_row(t.dtype, t.row(r), row.data(), cols).with_context(std::string(t.name)));
+    for (int64_t c = 0; c < cols; ++c) out[static_cast<size_t>(c * rows + r)] = row[static_cast<size_t>(c)];
+  }
+  TensorView v = t;
+  v.dtype = DType::kF32;
+  v.ne[0] = rows;
+  v.ne[1] = cols;
+  v.data = out.data();
+  v.n_bytes = out.size() * sizeof(float);
+  return v;
+}
+
+// tokenizer_config.json's "chat_template": a string, or a list of {"name", "template"} of which
+// "default" is the one for chat. "" when the file or the key is missing.
+Result<std::string> read_hf_chat_template(const std::string& dir) {
+  const std::string path = (std::filesystem::path(dir) / "tokenizer_config.json").string();
+  if (!std::filesystem::exists(path)) return std::string();
+  RAGKIT_ASSIGN_OR_RETURN(std::string text, read_file(path));
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return Status::corruption(path + ": not a JSON object");
+  auto it = j.find("chat_template");
+  if (it == j.end()) return std::string();
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_array()) {
+    for (const auto& entry : *it) {
+      if (entry.is_object() && entry.value("name", "") == "default" && entry.contains("template") &&
+          entry["template"].is_string()) {
+        return entry["template"].get<std::string>();
+      }
+    }
+  }
+  return std::string();
+}
+
 }  // namespace
 
 // Builds a Model from one weight source. The source is abstracted as a lookup from canonical
@@ -58,6 +99,7 @@ class ModelLoader {
   Result<TensorView> tensor(const std::string& name, std::initializer_list<int64_t> shape);
   Result<const float*> floats(const std::string& name, int64_t n);
   Result<Linear> linear(const std::string& base, int64_t in, int64_t out, bool bias);
+  Status attention_projections(const std::string& prefix, LayerWeights& l);
   Result<NormWeights> norm(const std::string& base);
 
   Model& m_;
@@ -103,11 +145,39 @@ Result<Linear> ModelLoader::linear(const std::string& base, int64_t in, int64_t 
   RAGKIT_ASSIGN_OR_RETURN(l.weight, tensor(base + ".weight", {in, out}));
   ++weight_types_[dtype_name(l.weight.dtype)];
   m_.n_params_ += static_cast<uint64_t>(in * out);
-  if (bias) {
+  // Architectures without biases still take one where a file has it (Qwen2's q/k/v).
+  if (bias || has_(base + ".bias")) {
     RAGKIT_ASSIGN_OR_RETURN(l.bias, floats(base + ".bias", out));
     m_.n_params_ += static_cast<uint64_t>(out);
   }
   return l;
+}
+
+Status ModelLoader::attention_projections(const std::string& prefix, LayerWeights& l) {
+  const ModelConfig& c = m_.config_;
+  const int64_t d = c.n_embd, kv = c.n_head_kv * c.head_dim();
+  const bool bias = c.arch->linear_bias;
+  if (!has_(prefix + "attn_qkv.weight")) {
+    RAGKIT_ASSIGN_OR_RETURN(l.q, linear(prefix + "attn_q", d, d, bias));
+    RAGKIT_ASSIGN_OR_RETURN(l.k, linear(prefix + "attn_k", d, kv, bias));
+    RAGKIT_ASSIGN_OR_RETURN(l.v, linear(prefix + "attn_v", d, kv, bias));
+    return Status();
+  }
+  // One fused [d, d + 2 kv] projection (GPT-2): its rows are q's, then k's, then v's, so each
+  // part is a view of consecutive rows.
+  RAGKIT_ASSIGN_OR_RETURN(Linear qkv, linear(prefix + "attn_qkv", d, d + 2 * kv, bias));
+  auto rows = [&qkv](int64_t first, int64_t count) {
+    Linear part = qkv;
+    part.weight.ne[1] = count;
+    part.weight.data = qkv.weight.row(first);
+    part.weight.n_bytes = qkv.weight.row_stride() * static_cast<size_t>(count);
+    if (qkv.bias != nullptr) part.bias = qkv.bias + first;
+    return part;
+  };
+  l.q = rows(0, d);
+  l.k = rows(d, kv);
+  l.v = rows(d + kv, kv);
+  return Status();
 }
 
 Result<NormWeights> ModelLoader::norm(const std::string& base) {
@@ -124,7 +194,7 @@ Status ModelLoader::assemble() {
   const ModelConfig& c = m_.config_;
   const ArchitectureSpec& a = *c.arch;
   ModelWeights& w = m_.weights_;
-  const int64_t d = c.n_embd, hd = c.head_dim(), kv = c.n_head_kv * hd;
+  const int64_t d = c.n_embd;
 
   RAGKIT_ASSIGN_OR_RETURN(w.token_embd, tensor("token_embd.weight", {d, c.n_vocab}));
   m_.n_params_ += static_cast<uint64_t>(d * c.n_vocab);
@@ -144,9 +214,7 @@ Status ModelLoader::assemble() {
     LayerWeights& l = w.layers[static_cast<size_t>(i)];
     const std::string p = "blk." + std::to_string(i) + ".";
     RAGKIT_ASSIGN_OR_RETURN(l.attn_norm, norm(p + (post ? "attn_output_norm" : "attn_norm")));
-    RAGKIT_ASSIGN_OR_RETURN(l.q, linear(p + "attn_q", d, d, a.linear_bias));
-    RAGKIT_ASSIGN_OR_RETURN(l.k, linear(p + "attn_k", d, kv, a.linear_bias));
-    RAGKIT_ASSIGN_OR_RETURN(l.v, linear(p + "attn_v", d, kv, a.linear_bias));
+    RAGKIT_RETURN_IF_ERROR(attention_projections(p, l));
     RAGKIT_ASSIGN_OR_RETURN(l.o, linear(p + "attn_output", d, d, a.linear_bias));
     RAGKIT_ASSIGN_OR_RETURN(l.ffn_norm, norm(p + (post ? "layer_output_norm" : "ffn_norm")));
     RAGKIT_ASSIGN_OR_RETURN(l.up, linear(p + "ffn_up", d, c.n_ff, a.linear_bias));
@@ -191,6 +259,7 @@ Result<std::unique_ptr<Model>> ModelLoader::load_gguf(const std::string& path) {
     return Status::not_supported(path + ": architecture '" + arch_name +
                                  "' is not supported (supported: " + supported_architectures() + ")");
   }
+  if (auto t = g.get_string("tokenizer.chat_template"); t.ok()) model->chat_template_ = *t;
   auto name = g.get_string("general.name");
   model->name_ = name.ok() ? *name : std::filesystem::path(path).stem().string();
 
@@ -214,6 +283,7 @@ Result<std::unique_ptr<Model>> ModelLoader::load_gguf(const std::string& path) {
   c.norm_eps = static_cast<float>(eps);
   if (auto v = g.get_float(a + ".rope.freq_base"); v.ok()) c.rope_base = static_cast<float>(*v);
   c.rope_dim = g.find(a + ".rope.dimension_count") ? *get_int(a + ".rope.dimension_count") : c.head_dim();
+  c.rope_style = arch->gguf_rope;
   // llama.cpp evaluates BERT's GELU with the tanh approximation; follow it for GGUF files.
   c.activation = arch->default_activation == Activation::kGeluErf ? Activation::kGeluTanh
                                                                   : arch->default_activation;
@@ -281,27 +351,41 @@ Result<std::unique_ptr<Model>> ModelLoader::load_hf_dir(const std::string& dir) 
   c.arch = arch;
   c.activation = arch->default_activation;
   try {
-    auto num = [&](const char* key, int64_t fallback) -> int64_t {
-      if (!j.contains(key)) {
-        if (fallback >= 0) return fallback;
-        throw std::runtime_error(std::string("missing \"") + key + "\"");
+    // The first of `keys` present (GPT-2's config names them differently); a null value counts
+    // as absent.
+    auto num = [&](std::initializer_list<const char*> keys, int64_t fallback) -> int64_t {
+      for (const char* key : keys) {
+        if (!j.contains(key) || j[key].is_null()) continue;
+        if (!j[key].is_number_integer()) throw std::runtime_error(std::string("\"") + key + "\" is not an integer");
+        return j[key].get<int64_t>();
       }
-      if (!j[key].is_number_integer()) throw std::runtime_error(std::string("\"") + key + "\" is not an integer");
-      return j[key].get<int64_t>();
+      if (fallback >= 0) return fallback;
+      throw std::runtime_error(std::string("missing \"") + *keys.begin() + "\"");
     };
-    c.n_embd = num("hidden_size", -1);
-    c.n_layer = num("num_hidden_layers", -1);
-    c.n_head = num("num_attention_heads", -1);
-    c.n_head_kv = num("num_key_value_heads", c.n_head);
-    c.n_ff = num("intermediate_size", -1);
-    c.n_ctx_train = num("max_position_embeddings", -1);
-    c.n_vocab = num("vocab_size", -1);
-    c.n_token_types = num("type_vocab_size", arch->token_types ? 2 : 0);
-    const char* eps_key = arch->norm == NormType::kRmsNorm ? "rms_norm_eps" : "layer_norm_eps";
-    if (j.contains(eps_key)) c.norm_eps = j[eps_key].get<float>();
-    if (j.contains("rope_theta")) c.rope_base = j["rope_theta"].get<float>();
+    auto real = [&](std::initializer_list<const char*> keys, float fallback) -> float {
+      for (const char* key : keys) {
+        if (!j.contains(key) || j[key].is_null()) continue;
+        if (!j[key].is_number()) throw std::runtime_error(std::string("\"") + key + "\" is not a number");
+        return j[key].get<float>();
+      }
+      return fallback;
+    };
+    c.n_embd = num({"hidden_size", "n_embd"}, -1);
+    c.n_layer = num({"num_hidden_layers", "n_layer"}, -1);
+    c.n_head = num({"num_attention_heads", "n_head"}, -1);
+    c.n_head_kv = num({"num_key_value_heads"}, c.n_head);
+    c.n_ff = num({"intermediate_size", "n_inner"}, arch->name == "gpt2" ? 4 * c.n_embd : -1);
+    c.n_ctx_train = num({"max_position_embeddings", "n_positions"}, -1);
+    c.n_vocab = num({"vocab_size"}, -1);
+    c.n_token_types = num({"type_vocab_size"}, arch->token_types ? 2 : 0);
+    c.norm_eps = arch->norm == NormType::kRmsNorm ? real({"rms_norm_eps"}, c.norm_eps)
+                                                  : real({"layer_norm_eps", "layer_norm_epsilon"}, c.norm_eps);
+    c.rope_base = real({"rope_theta"}, c.rope_base);
     c.rope_dim = c.head_dim();
-    std::string act = j.value("hidden_act", j.value("hidden_activation", std::string()));
+    // Hugging Face checkpoints keep the rotate_half layout (llama.cpp's converter permutes the
+    // query and key rows into the interleaved one when it writes GGUF).
+    c.rope_style = RopeStyle::kHalf;
+    std::string act = j.value("hidden_act", j.value("hidden_activation", j.value("activation_function", std::string())));
     if (act == "gelu") {
       c.activation = Activation::kGeluErf;
     } else if (act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast") {
@@ -310,6 +394,9 @@ Result<std::unique_ptr<Model>> ModelLoader::load_hf_dir(const std::string& dir) 
       c.activation = Activation::kSilu;
     } else if (!act.empty()) {
       return Status::not_supported(config_path + ": activation '" + act + "' is not supported");
+    }
+    if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
+      return Status::not_supported(config_path + ": rope_scaling is not supported yet");
     }
     std::string pos = j.value("position_embedding_type", "absolute");
     if (pos != "absolute") {
@@ -338,6 +425,7 @@ Result<std::unique_ptr<Model>> ModelLoader::load_hf_dir(const std::string& dir) 
   if (st.max_seq_length) model->declared_max_seq_length_ = *st.max_seq_length;
 
   RAGKIT_ASSIGN_OR_RETURN(model->tokenizer_, load_hf_tokenizer(dir));
+  RAGKIT_ASSIGN_OR_RETURN(model->chat_template_, read_hf_chat_template(dir));
   if (static_cast<int64_t>(model->tokenizer_->vocab_size()) > c.n_vocab) {
     return Status::corruption(dir + ": the tokenizer has " + std::to_string(model->tokenizer_->vocab_size()) +
                               " tokens but config.json says vocab_size " + std::to_string(c.n_vocab));
@@ -354,7 +442,11 @@ Result<std::unique_ptr<Model>> ModelLoader::load_hf_dir(const std::string& dir) 
   SafetensorsModel* st_model = weights->get();
 
   // Canonical name -> HF name through the architecture's table, trying each known prefix.
-  auto resolve = [arch, st_model](const std::string& canonical) -> std::optional<std::string> {
+  struct Resolved {
+    std::string name;
+    bool transposed;
+  };
+  auto resolve = [arch, st_model](const std::string& canonical) -> std::optional<Resolved> {
     std::string base = canonical, suffix;
     if (auto dot = canonical.rfind('.'); dot != std::string::npos) {
       base = canonical.substr(0, dot);
@@ -370,10 +462,12 @@ Result<std::unique_ptr<Model>> ModelLoader::load_hf_dir(const std::string& dir) 
     for (const auto& entry : arch->hf_names) {
       if (entry.gguf != templ) continue;
       std::string hf = replace_layer(entry.hf, layer) + suffix;
-      if (st_model->contains(hf)) return hf;
+      // Only matrices are stored transposed; their biases are plain vectors.
+      const bool transposed = entry.hf_transposed && suffix == ".weight";
+      if (st_model->contains(hf)) return Resolved{hf, transposed};
       for (std::string_view prefix : arch->hf_prefixes) {
         std::string with = std::string(prefix) + hf;
-        if (st_model->contains(with)) return with;
+        if (st_model->contains(with)) return Resolved{with, transposed};
       }
       return std::nullopt;
     }
@@ -381,10 +475,12 @@ Result<std::unique_ptr<Model>> ModelLoader::load_hf_dir(const std::string& dir) 
   };
   ModelLoader loader(
       *model,
-      [resolve, st_model, dir](const std::string& n) -> Result<TensorView> {
+      [resolve, st_model, dir, &model](const std::string& n) -> Result<TensorView> {
         auto hf = resolve(n);
         if (!hf) return Status::corruption(dir + ": no weight for '" + n + "' in the safetensors files");
-        return st_model->find(*hf);
+        RAGKIT_ASSIGN_OR_RETURN(TensorView t, st_model->find(hf->name));
+        if (!hf->transposed) return t;
+        return transpose_to_f32(t, model->storage_->float_buffers);
       },
       [resolve](const std::string& n) { return resolve(n).has_value(); });
   RAGKIT_RETURN_IF_ERROR(loader.assemble().with_context(dir));

@@ -23,7 +23,8 @@ struct Transformer::Workspace {
   std::vector<float> ctx;    // attention output before the projection [T][d]
   std::vector<float> up;     // [T][n_ff]
   std::vector<float> gate;   // [T][n_ff] (gated FFNs)
-  std::vector<std::vector<float>> scores;  // per thread [L][L]
+  std::vector<std::vector<float>> scores;  // per thread [L][L], or [batch][n_ctx] when cached
+  std::vector<int32_t> positions;  // forward_cached's positions [batch]
   std::vector<float> type0;  // token type 0 embedding [d]
   std::vector<float> rope_inv_freq;  // base^(-2i / rope_dim) for each rotated pair i
   ops::MatmulScratch matmul;
@@ -149,22 +150,25 @@ Status Transformer::embed_inputs(std::span<const TokenId> tokens, std::span<cons
 }
 
 void Transformer::apply_rotary(float* rows, int64_t n_heads, std::span<const int32_t> positions) {
-  // "Normal" (llama2.c / GGUF llama) rotary embedding: adjacent pairs (x[2i], x[2i+1]) of each
-  // head rotate by pos * base^(-2i / rope_dim).
+  // Pair i of each head rotates by pos * base^(-2i / rope_dim); which two values form pair i
+  // depends on the style (architecture.h). Values past rope_dim are left alone.
   const ModelConfig& c = model_.config();
   const int64_t hd = c.head_dim(), width = n_heads * hd, rd = c.rope_dim;
+  const bool interleaved = c.rope_style == RopeStyle::kInterleaved;
+  const int64_t stride = interleaved ? 1 : rd / 2;  // distance between a pair's two values
   const int64_t n = static_cast<int64_t>(positions.size());
   pool_.parallel_for(static_cast<size_t>(n), [&](size_t t, int) {
     const float pos = static_cast<float>(positions[t]);
     float* row = rows + static_cast<int64_t>(t) * width;
-    for (int64_t i = 0; i < rd; i += 2) {
-      const float theta = pos * ws_->rope_inv_freq[static_cast<size_t>(i / 2)];
+    for (int64_t i = 0; i < rd / 2; ++i) {
+      const float theta = pos * ws_->rope_inv_freq[static_cast<size_t>(i)];
       const float cs = std::cos(theta), sn = std::sin(theta);
+      const int64_t first = interleaved ? 2 * i : i;
       for (int64_t h = 0; h < n_heads; ++h) {
-        float* p = row + h * hd + i;
-        const float a = p[0], b = p[1];
+        float* p = row + h * hd + first;
+        const float a = p[0], b = p[stride];
         p[0] = a * cs - b * sn;
-        p[1] = a * sn + b * cs;
+        p[stride] = a * sn + b * cs;
       }
     }
   });
@@ -204,8 +208,43 @@ void Transformer::attention(std::span<const SequenceSpan> sequences) {
   });
 }
 
+void Transformer::attention_cached(KvCache& cache, int64_t layer, int64_t n) {
+  // The batch's n queries sit at positions past .. past + n - 1; query i sees cached keys
+  // 0 .. past + i.
+  const ModelConfig& c = model_.config();
+  const int64_t d = c.n_embd, hd = c.head_dim(), n_head = c.n_head;
+  const int64_t kvw = cache.row_width(), group = c.n_head / c.n_head_kv;
+  const int64_t past = cache.size(), total = past + n;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  Workspace& w = *ws_;
+  const float* keys = cache.keys(layer);
+  const float* values = cache.values(layer);
+  pool_.parallel_for(static_cast<size_t>(n_head), [&](size_t task, int thread) {
+    const int64_t h = static_cast<int64_t>(task);
+    const int64_t kh = h / group;
+    float* s = w.scores[static_cast<size_t>(thread)].data();
+    const float* q = w.q.data() + h * hd;
+    const float* k = keys + kh * hd;
+    const float* v = values + kh * hd;
+    float* o = w.ctx.data() + h * hd;
+    // S[n][total] = Q K^T * scale, then a causal softmax per row, then O = S V.
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(total),
+                static_cast<int>(hd), scale, q, static_cast<int>(d), k, static_cast<int>(kvw), 0.0f,
+                s, static_cast<int>(total));
+    for (int64_t i = 0; i < n; ++i) {
+      float* row = s + i * total;
+      const int64_t visible = past + i + 1;
+      ops::softmax(row, visible);
+      std::fill(row + visible, row + total, 0.0f);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), static_cast<int>(hd),
+                static_cast<int>(total), 1.0f, s, static_cast<int>(total), v, static_cast<int>(kvw),
+                0.0f, o, static_cast<int>(d));
+  });
+}
+
 Status Transformer::run_layer(const LayerWeights& l, std::span<const SequenceSpan> sequences,
-                              std::span<const int32_t> positions) {
+                              std::span<const int32_t> positions, KvCache* cache, int64_t layer) {
   const ModelConfig& c = model_.config();
   const ArchitectureSpec& a = model_.arch();
   Workspace& w = *ws_;
@@ -226,7 +265,14 @@ Status Transformer::run_layer(const LayerWeights& l, std::span<const SequenceSpa
     apply_rotary(w.q.data(), c.n_head, positions);
     apply_rotary(w.k.data(), c.n_head_kv, positions);
   }
-  attention(sequences);
+  if (cache != nullptr) {
+    const int64_t kvw = cache->row_width();
+    std::copy_n(w.k.data(), n * kvw, cache->keys(layer) + cache->size() * kvw);
+    std::copy_n(w.v.data(), n * kvw, cache->values(layer) + cache->size() * kvw);
+    attention_cached(*cache, layer, n);
+  } else {
+    attention(sequences);
+  }
   RAGKIT_RETURN_IF_ERROR(ops::linear(pool_, w.ctx.data(), n, l.o, w.h.data(), w.matmul));
   ops::add(w.x.data(), w.h.data(), n * d);
   if (!pre) norm_rows(w.x.data(), n, l.attn_norm);
@@ -272,10 +318,71 @@ Result<std::span<const float>> Transformer::forward(std::span<const TokenId> tok
   reserve(n, longest);
   RAGKIT_RETURN_IF_ERROR(embed_inputs(tokens, positions));
   for (const LayerWeights& layer : model_.weights().layers) {
-    RAGKIT_RETURN_IF_ERROR(run_layer(layer, sequences, positions));
+    RAGKIT_RETURN_IF_ERROR(run_layer(layer, sequences, positions, nullptr, 0));
   }
   if (model_.arch().output_norm) norm_rows(ws_->x.data(), n, model_.weights().output_norm);
   return std::span<const float>(ws_->x.data(), static_cast<size_t>(n * model_.config().n_embd));
+}
+
+Result<std::span<const float>> Transformer::forward_cached(std::span<const TokenId> tokens,
+                                                           KvCache& cache, int64_t max_batch) {
+  const ModelConfig& c = model_.config();
+  if (model_.arch().mask != AttentionMask::kCausal) {
+    return Status::invalid_argument("forward_cached: " + std::string(model_.arch().name) +
+                                    " is not a causal model");
+  }
+  if (cache.row_width() != c.n_head_kv * c.head_dim()) {
+    return Status::invalid_argument("forward_cached: the cache was made for another model");
+  }
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (cache.size() + n > cache.capacity()) {
+    return Status::out_of_range("the context is full: " + std::to_string(cache.size()) + " + " +
+                                std::to_string(n) + " tokens do not fit in " +
+                                std::to_string(cache.capacity()));
+  }
+  if (n == 0) return std::span<const float>();
+  const int64_t batch = std::clamp<int64_t>(max_batch, 1, n);
+  Workspace& w = *ws_;
+  // Scores of one head: [batch][n_ctx].
+  reserve(batch, 0);
+  const size_t score_floats = static_cast<size_t>(batch * cache.capacity());
+  w.scores.resize(static_cast<size_t>(pool_.size()));
+  for (auto& s : w.scores) {
+    if (s.size() < score_floats) s.resize(score_floats);
+  }
+  if (w.positions.size() < static_cast<size_t>(batch)) w.positions.resize(static_cast<size_t>(batch));
+
+  // Batches in order; only the last one's hidden states are returned, so earlier batches skip
+  // the output norm.
+  const int64_t start = cache.size();
+  for (int64_t b0 = 0; b0 < n; b0 += batch) {
+    const int64_t m = std::min(batch, n - b0);
+    auto chunk = tokens.subspan(static_cast<size_t>(b0), static_cast<size_t>(m));
+    std::span<int32_t> pos(w.positions.data(), static_cast<size_t>(m));
+    for (int64_t i = 0; i < m; ++i) pos[static_cast<size_t>(i)] = static_cast<int32_t>(cache.size() + i);
+    Status st = embed_inputs(chunk, pos);
+    for (int64_t i = 0; st.ok() && i < c.n_layer; ++i) {
+      st = run_layer(model_.weights().layers[static_cast<size_t>(i)], {}, pos, &cache, i);
+    }
+    if (!st.ok()) {
+      cache.truncate(start);
+      return st;
+    }
+    cache.advance(m);
+    if (b0 + m == n) {
+      if (model_.arch().output_norm) norm_rows(w.x.data(), m, model_.weights().output_norm);
+      return std::span<const float>(w.x.data(), static_cast<size_t>(m * c.n_embd));
+    }
+  }
+  return std::span<const float>();
+}
+
+Status Transformer::logits(const float* hidden, float* out) {
+  const Linear& head = model_.weights().output;
+  if (head.weight.data == nullptr) {
+    return Status::invalid_argument(std::string(model_.arch().name) + " has no language-model head");
+  }
+  return ops::linear(pool_, hidden, 1, head, out, ws_->matmul);
 }
 
 }  // namespace ragkit::embed

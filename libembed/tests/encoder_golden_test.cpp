@@ -14,16 +14,13 @@
 #include "ragkit/embed/gguf_writer.h"
 #include "ragkit/embed/model.h"
 #include "ragkit/embed/transformer.h"
+#include "json_file.h"
 #include "test_env.h"
 
 namespace ragkit::embed {
 namespace {
 
-nlohmann::json load_json(const std::string& path) {
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << "cannot read " << path;
-  return nlohmann::json::parse(in);
-}
+using testing::load_json;
 
 // Writes a copy of `src` whose Q8_0 tensors are converted to `target` (F32 or F16) — the exact
 // derivations the goldens were computed on (llama-quantize --allow-requantize ... F32 / F16).

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "ragkit/embed/gguf.h"
+#include "ragkit/embed/gguf_writer.h"
 #include "ragkit/embed/safetensors.h"
 
 namespace ragkit::testing {
@@ -233,6 +235,125 @@ Status make_random_bert_model(const std::string& source_dir, const std::string& 
       {"ragkit_random_seed", std::to_string(options.seed)},
   };
   return embed::write_safetensors((dst / "model.safetensors").string(), writes, metadata);
+}
+
+Status make_random_gpt2_model(const std::string& out_dir, const RandomGpt2Options& o) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec) return Status::io_error("cannot create " + out_dir + ": " + ec.message());
+  const int64_t d = o.n_embd, ff = 4 * o.n_embd;
+  // Gains large enough that attention is far from uniform and every block moves the residual
+  // stream, so a mistake anywhere shows in the logits.
+  std::vector<PendingTensor> tensors;
+  RandomBertOptions r;
+  r.seed = o.seed;
+  r.name_prefix = "transformer.";
+  auto add = [&](const std::string& name, std::vector<int64_t> shape, Init init) {
+    tensors.push_back(make_tensor(r, name, std::move(shape), init));
+  };
+  add("wte.weight", {o.vocab, d}, {0.0, 0.5});
+  add("wpe.weight", {o.n_positions, d}, {0.0, 0.3});
+  for (int64_t i = 0; i < o.n_layer; ++i) {
+    const std::string p = "h." + std::to_string(i) + ".";
+    add(p + "ln_1.weight", {d}, {1.0, 0.1});
+    add(p + "ln_1.bias", {d}, {0.0, 0.1});
+    add(p + "attn.c_attn.weight", {d, 3 * d}, matrix_init(1.5, d));
+    add(p + "attn.c_attn.bias", {3 * d}, {0.0, 0.1});
+    add(p + "attn.c_proj.weight", {d, d}, matrix_init(0.7, d));
+    add(p + "attn.c_proj.bias", {d}, {0.0, 0.05});
+    add(p + "ln_2.weight", {d}, {1.0, 0.1});
+    add(p + "ln_2.bias", {d}, {0.0, 0.1});
+    add(p + "mlp.c_fc.weight", {d, ff}, matrix_init(1.0, d));
+    add(p + "mlp.c_fc.bias", {ff}, {0.0, 0.1});
+    add(p + "mlp.c_proj.weight", {ff, d}, matrix_init(0.7, ff));
+    add(p + "mlp.c_proj.bias", {d}, {0.0, 0.05});
+  }
+  add("ln_f.weight", {d}, {1.0, 0.1});
+  add("ln_f.bias", {d}, {0.0, 0.1});
+  std::vector<embed::SafetensorsWriteTensor> writes;
+  for (const PendingTensor& t : tensors) {
+    writes.push_back({t.name, embed::DType::kF32, t.shape, t.bytes});
+  }
+  RAGKIT_RETURN_IF_ERROR(
+      embed::write_safetensors((fs::path(out_dir) / "model.safetensors").string(), writes, {}));
+
+  nlohmann::json config = {{"model_type", "gpt2"},        {"architectures", {"GPT2LMHeadModel"}},
+                           {"n_embd", d},                 {"n_layer", o.n_layer},
+                           {"n_head", o.n_head},          {"n_positions", o.n_positions},
+                           {"n_inner", nullptr},          {"vocab_size", o.vocab},
+                           {"layer_norm_epsilon", 1e-5},  {"activation_function", "gelu_new"},
+                           {"tie_word_embeddings", true}};
+  nlohmann::json vocab = nlohmann::json::object();
+  const char* specials[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+  for (int64_t i = 0; i < o.vocab; ++i) {
+    vocab[i < 5 ? specials[i] : "tok" + std::to_string(i)] = i;
+  }
+  nlohmann::json tokenizer = {
+      {"version", "1.0"},
+      {"normalizer", {{"type", "BertNormalizer"}, {"lowercase", true}}},
+      {"pre_tokenizer", {{"type", "BertPreTokenizer"}}},
+      {"model", {{"type", "WordPiece"}, {"unk_token", "[UNK]"}, {"continuing_subword_prefix", "##"},
+                 {"max_input_chars_per_word", 100}, {"vocab", vocab}}}};
+  for (const auto& [name, json] : {std::pair{"config.json", config}, std::pair{"tokenizer.json", tokenizer}}) {
+    std::ofstream out(fs::path(out_dir) / name);
+    out << json.dump(2);
+    if (!out) return Status::io_error("cannot write " + out_dir + "/" + name);
+  }
+  return Status::ok_status();
+}
+
+Status make_random_llama_gguf(const std::string& tokenizer_gguf, const std::string& out_path,
+                              const RandomLlamaOptions& o) {
+  RAGKIT_ASSIGN_OR_RETURN(auto vocab_file, embed::GgufFile::open(tokenizer_gguf));
+  RAGKIT_ASSIGN_OR_RETURN(const std::vector<std::string>* tokens,
+                          vocab_file->get_string_array("tokenizer.ggml.tokens"));
+  const int64_t vocab = static_cast<int64_t>(tokens->size());
+  const int64_t d = o.n_embd, kv = o.n_head_kv * (o.n_embd / o.n_head);
+  embed::GgufWriter w;
+  w.set_string("general.architecture", "llama");
+  w.set_string("general.name", "llama-random-seed" + std::to_string(o.seed));
+  auto u32 = [&](const std::string& key, int64_t v) { w.set_uint32(key, static_cast<uint32_t>(v)); };
+  auto f32 = [&](const std::string& key, double v) {
+    embed::GgufValue value;
+    value.type = embed::GgufType::kFloat32;
+    value.f = v;
+    w.set(key, value);
+  };
+  u32("llama.context_length", o.n_ctx);
+  u32("llama.embedding_length", d);
+  u32("llama.feed_forward_length", o.n_ff);
+  u32("llama.block_count", o.n_layer);
+  u32("llama.attention.head_count", o.n_head);
+  u32("llama.attention.head_count_kv", o.n_head_kv);
+  u32("llama.rope.dimension_count", o.n_embd / o.n_head);
+  f32("llama.rope.freq_base", o.rope_base);
+  f32("llama.attention.layer_norm_rms_epsilon", 1e-5);
+  u32("general.file_type", 0);
+  for (const auto& [key, value] : vocab_file->metadata()) {
+    if (key.rfind("tokenizer.", 0) == 0) w.set(key, value);
+  }
+  auto add = [&](const std::string& name, int64_t in, int64_t out, double mean, double std) -> Status {
+    const std::vector<float> v = random_normal_values(o.seed, name, static_cast<size_t>(in * out), mean, std);
+    return w.add_tensor(name, embed::DType::kF32, out == 1 ? 1 : 2, {in, out, 1, 1},
+                        {reinterpret_cast<const uint8_t*>(v.data()), v.size() * sizeof(float)});
+  };
+  RAGKIT_RETURN_IF_ERROR(add("token_embd.weight", d, vocab, 0.0, 0.02));
+  for (int64_t i = 0; i < o.n_layer; ++i) {
+    const std::string p = "blk." + std::to_string(i) + ".";
+    RAGKIT_RETURN_IF_ERROR(add(p + "attn_norm.weight", d, 1, 1.0, 0.05));
+    RAGKIT_RETURN_IF_ERROR(add(p + "attn_q.weight", d, d, 0.0, 0.02));
+    RAGKIT_RETURN_IF_ERROR(add(p + "attn_k.weight", d, kv, 0.0, 0.02));
+    RAGKIT_RETURN_IF_ERROR(add(p + "attn_v.weight", d, kv, 0.0, 0.02));
+    RAGKIT_RETURN_IF_ERROR(add(p + "attn_output.weight", d, d, 0.0, 0.02));
+    RAGKIT_RETURN_IF_ERROR(add(p + "ffn_norm.weight", d, 1, 1.0, 0.05));
+    RAGKIT_RETURN_IF_ERROR(add(p + "ffn_gate.weight", d, o.n_ff, 0.0, 0.02));
+    RAGKIT_RETURN_IF_ERROR(add(p + "ffn_up.weight", d, o.n_ff, 0.0, 0.02));
+    RAGKIT_RETURN_IF_ERROR(add(p + "ffn_down.weight", o.n_ff, d, 0.0, 0.02));
+  }
+  RAGKIT_RETURN_IF_ERROR(add("output_norm.weight", d, 1, 1.0, 0.05));
+  if (!o.tied_embeddings) RAGKIT_RETURN_IF_ERROR(add("output.weight", d, vocab, 0.0, 0.02));
+  return w.write(out_path);
 }
 
 }  // namespace ragkit::testing

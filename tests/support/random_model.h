@@ -43,6 +43,39 @@ struct RandomBertOptions {
 Status make_random_bert_model(const std::string& source_dir, const std::string& out_dir,
                               const RandomBertOptions& options = {});
 
+// A tiny GPT-2 (GPT2LMHeadModel layout: "transformer." names, Conv1D [in, out] matrices, tied LM
+// head) with deterministic random weights, for checking the gpt2 architecture against the PyTorch
+// reference tools/reference/gpt2_reference.py (fixture tests/fixtures/gpt2-random). Writes
+// config.json, model.safetensors and a WordPiece tokenizer.json of `vocab` made-up tokens (the
+// test feeds token ids; the tokenizer only has to load).
+struct RandomGpt2Options {
+  uint64_t seed = 42;
+  int64_t n_embd = 64;
+  int64_t n_layer = 2;
+  int64_t n_head = 4;
+  int64_t n_positions = 64;
+  int64_t vocab = 512;
+};
+Status make_random_gpt2_model(const std::string& out_dir, const RandomGpt2Options& options = {});
+
+// A llama-architecture GGUF with deterministic random F32 weights (std 0.02 matrices, norms
+// 1 + N(0, 0.05), like golden/llama-synth) and the tokenizer of another GGUF copied unchanged
+// (every tokenizer.* key), for benchmarks of real model shapes. The vocabulary size is the
+// tokenizer's. Tied embeddings leave out output.weight (SmolLM2 does).
+struct RandomLlamaOptions {
+  uint64_t seed = 42;
+  int64_t n_embd = 576;  // defaults: SmolLM2-135M's shape
+  int64_t n_layer = 30;
+  int64_t n_head = 9;
+  int64_t n_head_kv = 3;
+  int64_t n_ff = 1536;
+  int64_t n_ctx = 2048;
+  float rope_base = 100000.0f;
+  bool tied_embeddings = true;
+};
+Status make_random_llama_gguf(const std::string& tokenizer_gguf, const std::string& out_path,
+                              const RandomLlamaOptions& options = {});
+
 // The deterministic generator behind the weights, exposed so tests can check its stability.
 class SplitMix64 {
  public:

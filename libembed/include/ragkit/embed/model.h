@@ -69,6 +69,9 @@ class Model {
   // The most common weight type of the matrices ("F32", "Q8_0", ...).
   const std::string& weight_type() const { return weight_type_; }
   uint64_t n_params() const { return n_params_; }
+  // The Jinja chat template the model ships (GGUF tokenizer.chat_template, or
+  // tokenizer_config.json's chat_template); "" when it has none (base models).
+  const std::string& chat_template() const { return chat_template_; }
 
   // What the model's files declare for sentence embeddings (sentence-transformers modules,
   // bert.pooling_type); unset when they say nothing.
@@ -83,7 +86,7 @@ class Model {
   ModelConfig config_;
   ModelWeights weights_;
   std::unique_ptr<Tokenizer> tokenizer_;
-  std::string name_, path_, weight_type_;
+  std::string name_, path_, weight_type_, chat_template_;
   const char* format_ = "";
   uint64_t n_params_ = 0;
   std::optional<Pooling> declared_pooling_;

@@ -22,4 +22,11 @@ void reset_compute_profile();
 // about `seconds` in all.
 double measure_sgemm_gflops(ThreadPool& pool, int m, int n, int k, double seconds = 1.0);
 
+// The machine's memory read bandwidth in GB/s (1e9 bytes/s) as `pool` sees it: every thread
+// sums its share of a `bytes`-long buffer (far larger than the caches) with the widest vector
+// loads it has; the best of the passes run in about `seconds`. Decoding one token reads every
+// weight once, so bandwidth / bytes-per-token bounds the decode speed.
+double measure_read_bandwidth_gbs(ThreadPool& pool, size_t bytes = size_t{1} << 30,
+                                  double seconds = 2.0);
+
 }  // namespace ragkit::embed

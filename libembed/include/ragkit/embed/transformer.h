@@ -7,6 +7,9 @@
 // batch needs no padding. Output is the final hidden state of every token (after the output norm
 // when the architecture has one), [n_tokens][n_embd], row-major.
 //
+// Causal models also run incrementally: forward_cached() appends tokens to one sequence held in a
+// KvCache, each new token attending to the cached keys and values of everything before it.
+//
 // Memory: the workspace grows to the largest batch seen (reserve() sizes it up front); after that
 // forward() allocates nothing. One Transformer serves one caller at a time; create one per thread
 // of requests, sharing the Model and the ThreadPool.
@@ -18,6 +21,7 @@
 
 #include "ragkit/common/status.h"
 #include "ragkit/common/thread_pool.h"
+#include "ragkit/embed/kv_cache.h"
 #include "ragkit/embed/model.h"
 #include "ragkit/embed/tokenizer.h"
 
@@ -45,14 +49,29 @@ class Transformer {
                                          std::span<const int32_t> positions,
                                          std::span<const SequenceSpan> sequences);
 
+  // Runs a causal model over `tokens`, which continue the sequence held in `cache` (their
+  // positions are cache.size(), cache.size() + 1, ...), and appends their keys and values to the
+  // cache. Returns the final hidden states of the new tokens ([n][n_embd], after the output norm);
+  // the span stays valid until the next call. Tokens that do not fit in the cache are an
+  // out_of_range error and leave the cache as it was. Long inputs are processed in batches of
+  // max_batch tokens (prefill); max_batch bounds the workspace.
+  Result<std::span<const float>> forward_cached(std::span<const TokenId> tokens, KvCache& cache,
+                                                int64_t max_batch = 512);
+
+  // The LM head: logits[n_vocab] of one final hidden state.
+  Status logits(const float* hidden, float* logits);
+
   const Model& model() const { return model_; }
 
  private:
   struct Workspace;
   Status embed_inputs(std::span<const TokenId> tokens, std::span<const int32_t> positions);
-  Status run_layer(const LayerWeights& layer, std::span<const SequenceSpan> sequences,
-                   std::span<const int32_t> positions);
+  // cache == nullptr: attention within each of `sequences`. Otherwise the batch is one sequence
+  // continuing the cache's, and `layer` indexes the cache.
+  Status run_layer(const LayerWeights& weights, std::span<const SequenceSpan> sequences,
+                   std::span<const int32_t> positions, KvCache* cache, int64_t layer);
   void attention(std::span<const SequenceSpan> sequences);
+  void attention_cached(KvCache& cache, int64_t layer, int64_t n);
   void apply_rotary(float* rows, int64_t n_heads, std::span<const int32_t> positions);
   void norm_rows(float* x, int64_t n, const NormWeights& w);
   void activate(float* x, int64_t n);

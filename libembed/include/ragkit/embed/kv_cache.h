@@ -1,0 +1,51 @@
+// KvCache: the keys and values a causal model has computed for one sequence, so that each new
+// token attends to everything before it without recomputing it.
+//
+// Layout: per layer, K and V as [n_ctx][n_head_kv * head_dim] float32 rows (keys already
+// rotated), allocated once for the whole context when the cache is made; appending never
+// allocates. F32 on purpose: llama.cpp's goldens use an F32 cache, and for the small models
+// ragkit runs the cache is a few MB per thousand tokens.
+//
+// Thread-safety: none; one cache belongs to one sequence being generated.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "ragkit/embed/architecture.h"
+
+namespace ragkit::embed {
+
+class KvCache {
+ public:
+  // Room for n_ctx tokens of a model with this configuration.
+  KvCache(const ModelConfig& config, int64_t n_ctx);
+
+  int64_t capacity() const { return n_ctx_; }
+  // Tokens held; the next token goes to position size().
+  int64_t size() const { return size_; }
+  int64_t row_width() const { return width_; }
+  // Bytes held by the cache.
+  size_t bytes() const { return (k_.size() + v_.size()) * sizeof(float); }
+
+  // Forgets everything (keeps the memory).
+  void clear() { size_ = 0; }
+  // Keeps the first n tokens (n <= size()): a prompt prefix shared by the next request.
+  void truncate(int64_t n) { size_ = n < size_ ? (n < 0 ? 0 : n) : size_; }
+
+  // Row 0 of layer `layer`'s keys / values.
+  float* keys(int64_t layer) { return k_.data() + layer * layer_stride(); }
+  float* values(int64_t layer) { return v_.data() + layer * layer_stride(); }
+
+ private:
+  friend class Transformer;
+  void advance(int64_t n) { size_ += n; }
+  size_t layer_stride() const { return static_cast<size_t>(n_ctx_ * width_); }
+
+  int64_t n_ctx_ = 0;
+  int64_t width_ = 0;
+  int64_t size_ = 0;
+  std::vector<float> k_, v_;
+};
+
+}  // namespace ragkit::embed
