@@ -424,72 +424,17 @@ void BpeTokenizer::Impl::tokenize_into(std::string_view text, bool parse_special
   }
 }
 
-std::vector<TokenId> BpeTokenizer::tokenize(std::string_view text) const {
-  std::vector<TokenId> out;
-  out.reserve(text.size() / 3 + 1);
-  impl_->tokenize_into(text, /*parse_special=*/false, out);
-  return out;
+void BpeTokenizer::tokenize_into(std::string_view text, bool parse_special,
+                                 std::vector<TokenId>& out) const {
+  impl_->tokenize_into(text, parse_special, out);
 }
 
-std::vector<TokenId> BpeTokenizer::tokenize_special(std::string_view text) const {
-  std::vector<TokenId> out;
-  out.reserve(text.size() / 3 + 1);
-  impl_->tokenize_into(text, /*parse_special=*/true, out);
-  return out;
-}
-
-std::vector<TokenId> BpeTokenizer::encode(std::string_view text) const {
-  std::vector<TokenId> out;
-  out.reserve(text.size() / 3 + 3);
-  impl_->vocab.add_bos_to(out);
-  impl_->tokenize_into(text, /*parse_special=*/false, out);
-  impl_->vocab.add_eos_to(out);
-  return out;
-}
-
-std::vector<TokenId> BpeTokenizer::encode_prompt(std::string_view text) const {
-  std::vector<TokenId> out;
-  out.reserve(text.size() / 3 + 3);
-  impl_->vocab.add_bos_to(out);
-  impl_->tokenize_into(text, /*parse_special=*/true, out);
-  impl_->vocab.add_eos_to(out);
-  return out;
-}
-
-size_t BpeTokenizer::n_special_tokens() const { return impl_->vocab.n_special_tokens(); }
-
-bool BpeTokenizer::add_special_tokens(std::vector<TokenId>& ids, size_t max_tokens) const {
-  return impl_->vocab.add_special_tokens(ids, max_tokens);
-}
-
-size_t BpeTokenizer::vocab_size() const { return impl_->vocab.size(); }
-
-std::string_view BpeTokenizer::token_text(TokenId id) const {
-  return impl_->vocab.in_range(id) ? impl_->vocab.text(id) : std::string_view();
-}
-
-std::optional<TokenId> BpeTokenizer::token_id(std::string_view text) const {
-  const TokenId id = impl_->vocab.find(text);
-  if (id < 0) return std::nullopt;
-  return id;
-}
-
-std::string_view BpeTokenizer::token_piece(TokenId id) const { return impl_->vocab.piece(id); }
+const detail::Vocab& BpeTokenizer::vocab() const { return impl_->vocab; }
 
 bool BpeTokenizer::strips_leading_space() const {
   return !impl_->options.byte_level &&
          impl_->options.space_prefix != BpeOptions::SpacePrefix::kNone;
 }
-
-std::optional<TokenId> BpeTokenizer::bos_id() const { return impl_->vocab.bos(); }
-
-std::optional<TokenId> BpeTokenizer::eos_id() const { return impl_->vocab.eos(); }
-
-bool BpeTokenizer::is_end_of_generation(TokenId id) const {
-  return impl_->vocab.is_end_of_generation(id);
-}
-
-bool BpeTokenizer::is_control(TokenId id) const { return impl_->vocab.is_control(id); }
 
 const BpeOptions& BpeTokenizer::options() const { return impl_->options; }
 

@@ -267,69 +267,14 @@ void SpmTokenizer::Impl::tokenize_into(std::string_view text, bool parse_special
   }
 }
 
-std::vector<TokenId> SpmTokenizer::tokenize(std::string_view text) const {
-  std::vector<TokenId> out;
-  out.reserve(text.size() / 3 + 1);
-  impl_->tokenize_into(text, /*parse_special=*/false, out);
-  return out;
+void SpmTokenizer::tokenize_into(std::string_view text, bool parse_special,
+                                 std::vector<TokenId>& out) const {
+  impl_->tokenize_into(text, parse_special, out);
 }
 
-std::vector<TokenId> SpmTokenizer::tokenize_special(std::string_view text) const {
-  std::vector<TokenId> out;
-  out.reserve(text.size() / 3 + 1);
-  impl_->tokenize_into(text, /*parse_special=*/true, out);
-  return out;
-}
-
-std::vector<TokenId> SpmTokenizer::encode(std::string_view text) const {
-  std::vector<TokenId> out;
-  out.reserve(text.size() / 3 + 3);
-  impl_->vocab.add_bos_to(out);
-  impl_->tokenize_into(text, /*parse_special=*/false, out);
-  impl_->vocab.add_eos_to(out);
-  return out;
-}
-
-std::vector<TokenId> SpmTokenizer::encode_prompt(std::string_view text) const {
-  std::vector<TokenId> out;
-  out.reserve(text.size() / 3 + 3);
-  impl_->vocab.add_bos_to(out);
-  impl_->tokenize_into(text, /*parse_special=*/true, out);
-  impl_->vocab.add_eos_to(out);
-  return out;
-}
-
-size_t SpmTokenizer::n_special_tokens() const { return impl_->vocab.n_special_tokens(); }
-
-bool SpmTokenizer::add_special_tokens(std::vector<TokenId>& ids, size_t max_tokens) const {
-  return impl_->vocab.add_special_tokens(ids, max_tokens);
-}
-
-size_t SpmTokenizer::vocab_size() const { return impl_->vocab.size(); }
-
-std::string_view SpmTokenizer::token_text(TokenId id) const {
-  return impl_->vocab.in_range(id) ? impl_->vocab.text(id) : std::string_view();
-}
-
-std::optional<TokenId> SpmTokenizer::token_id(std::string_view text) const {
-  const TokenId id = impl_->vocab.find(text);
-  if (id < 0) return std::nullopt;
-  return id;
-}
-
-std::string_view SpmTokenizer::token_piece(TokenId id) const { return impl_->vocab.piece(id); }
+const detail::Vocab& SpmTokenizer::vocab() const { return impl_->vocab; }
 
 bool SpmTokenizer::strips_leading_space() const { return impl_->options.add_space_prefix; }
-
-std::optional<TokenId> SpmTokenizer::bos_id() const { return impl_->vocab.bos(); }
-
-std::optional<TokenId> SpmTokenizer::eos_id() const { return impl_->vocab.eos(); }
-
-bool SpmTokenizer::is_end_of_generation(TokenId id) const {
-  return impl_->vocab.is_end_of_generation(id);
-}
-
-bool SpmTokenizer::is_control(TokenId id) const { return impl_->vocab.is_control(id); }
 
 const SpmOptions& SpmTokenizer::options() const { return impl_->options; }
 

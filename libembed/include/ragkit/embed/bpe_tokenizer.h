@@ -29,6 +29,7 @@
 
 #include "ragkit/common/status.h"
 #include "ragkit/embed/tokenizer.h"
+#include "ragkit/embed/vocab_tokenizer.h"
 #include "ragkit/embed/vocabulary.h"
 
 namespace ragkit::embed {
@@ -84,7 +85,7 @@ struct BpeOptions {
   bool nfc = false;
 };
 
-class BpeTokenizer final : public Tokenizer {
+class BpeTokenizer final : public VocabTokenizer {
  public:
   // Fails (corruption) when the vocabulary contradicts itself: sizes that disagree, role ids out
   // of range, a byte-type token not spelled <0xXX>, add_bos without a BOS token. (No merges is
@@ -92,24 +93,15 @@ class BpeTokenizer final : public Tokenizer {
   static Result<std::unique_ptr<BpeTokenizer>> create(Vocabulary vocabulary, BpeOptions options);
   ~BpeTokenizer() override;
 
-  std::vector<TokenId> tokenize(std::string_view text) const override;
-  std::vector<TokenId> tokenize_special(std::string_view text) const override;
-  std::vector<TokenId> encode(std::string_view text) const override;
-  std::vector<TokenId> encode_prompt(std::string_view text) const override;
-  size_t n_special_tokens() const override;
-  bool add_special_tokens(std::vector<TokenId>& ids, size_t max_tokens) const override;
-  size_t vocab_size() const override;
-  std::string_view token_text(TokenId id) const override;
-  std::optional<TokenId> token_id(std::string_view text) const override;
   const char* kind() const override { return "bpe"; }
-  std::string_view token_piece(TokenId id) const override;
   bool strips_leading_space() const override;
-  std::optional<TokenId> bos_id() const override;
-  std::optional<TokenId> eos_id() const override;
-  bool is_end_of_generation(TokenId id) const override;
-  bool is_control(TokenId id) const override;
 
   const BpeOptions& options() const;
+
+ protected:
+  void tokenize_into(std::string_view text, bool parse_special,
+                     std::vector<TokenId>& out) const override;
+  const detail::Vocab& vocab() const override;
 
  private:
   struct Impl;
