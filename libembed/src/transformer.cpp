@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ops/elementwise.h"
+#include "ops/gemv_f32.h"
 #include "ops/matmul.h"
 
 namespace ragkit::embed {
@@ -219,6 +220,27 @@ void Transformer::attention_cached(KvCache& cache, int64_t layer, int64_t n) {
   Workspace& w = *ws_;
   const float* keys = cache.keys(layer);
   const float* values = cache.values(layer);
+  if (n == 1) {
+    // Decoding one token: per key/value head, the scores of its query heads are dot products
+    // with the cached keys (one pass over them for the whole group), the output a weighted sum
+    // of the cached values. OpenBLAS's sgemm with one row would take a slow small-matrix path.
+    pool_.parallel_for(static_cast<size_t>(c.n_head_kv), [&](size_t task, int thread) {
+      const int64_t kh = static_cast<int64_t>(task);
+      float* s = w.scores[static_cast<size_t>(thread)].data();
+      for (int64_t g0 = 0; g0 < group; g0 += ops::kGemvMaxRows) {
+        const int64_t rows = std::min(ops::kGemvMaxRows, group - g0);
+        const int64_t h0 = kh * group + g0;
+        ops::gemv_f32(keys + kh * hd, hd, kvw, w.q.data() + h0 * hd, rows, s, total, 0, total);
+        for (int64_t r = 0; r < rows; ++r) {
+          float* row = s + r * total;
+          ops::scale(row, scale, total);
+          ops::softmax(row, total);
+          ops::add_scaled_rows(values + kh * hd, kvw, row, total, w.ctx.data() + (h0 + r) * hd, hd);
+        }
+      }
+    });
+    return;
+  }
   pool_.parallel_for(static_cast<size_t>(n_head), [&](size_t task, int thread) {
     const int64_t h = static_cast<int64_t>(task);
     const int64_t kh = h / group;
@@ -343,9 +365,11 @@ Result<std::span<const float>> Transformer::forward_cached(std::span<const Token
   if (n == 0) return std::span<const float>();
   const int64_t batch = std::clamp<int64_t>(max_batch, 1, n);
   Workspace& w = *ws_;
-  // Scores of one head: [batch][n_ctx].
   reserve(batch, 0);
-  const size_t score_floats = static_cast<size_t>(batch * cache.capacity());
+  // Scores of one head over the context for every row of a batch; a decoded token scores up to
+  // kGemvMaxRows query heads of a group at once.
+  const size_t score_floats =
+      static_cast<size_t>(std::max(batch, ops::kGemvMaxRows) * cache.capacity());
   w.scores.resize(static_cast<size_t>(pool_.size()));
   for (auto& s : w.scores) {
     if (s.size() < score_floats) s.resize(score_floats);

@@ -7,10 +7,10 @@ namespace ragkit::embed::ops {
 namespace {
 
 template <int N>
-void rows_scalar(const float* w, int64_t in, const float* x, float* y, int64_t y_stride, int64_t o0,
-                 int64_t o1) {
+void rows_scalar(const float* w, int64_t in, int64_t ws, const float* x, float* y, int64_t y_stride,
+                 int64_t o0, int64_t o1) {
   for (int64_t o = o0; o < o1; ++o) {
-    const float* wr = w + o * in;
+    const float* wr = w + o * ws;
     for (int r = 0; r < N; ++r) {
       float s = 0;
       for (int64_t i = 0; i < in; ++i) s += wr[i] * x[r * in + i];
@@ -20,12 +20,12 @@ void rows_scalar(const float* w, int64_t in, const float* x, float* y, int64_t y
 }
 
 template <int N>
-__attribute__((target("avx2,fma"))) void rows_avx2(const float* w, int64_t in, const float* x,
-                                                   float* y, int64_t y_stride, int64_t o0,
-                                                   int64_t o1) {
+__attribute__((target("avx2,fma"))) void rows_avx2(const float* w, int64_t in, int64_t ws,
+                                                   const float* x, float* y, int64_t y_stride,
+                                                   int64_t o0, int64_t o1) {
   const int64_t vec_end = in & ~int64_t{7};
   for (int64_t o = o0; o < o1; ++o) {
-    const float* wr = w + o * in;
+    const float* wr = w + o * ws;
     __m256 acc[N];
     for (int r = 0; r < N; ++r) acc[r] = _mm256_setzero_ps();
     for (int64_t i = 0; i < vec_end; i += 8) {
@@ -44,13 +44,13 @@ __attribute__((target("avx2,fma"))) void rows_avx2(const float* w, int64_t in, c
 }
 
 template <int N>
-__attribute__((target("avx512f"))) void rows_avx512(const float* w, int64_t in, const float* x,
-                                                     float* y, int64_t y_stride, int64_t o0,
-                                                     int64_t o1) {
+__attribute__((target("avx512f"))) void rows_avx512(const float* w, int64_t in, int64_t ws,
+                                                     const float* x, float* y, int64_t y_stride,
+                                                     int64_t o0, int64_t o1) {
   const int64_t vec_end = in & ~int64_t{15};
   const __mmask16 tail = static_cast<__mmask16>((1u << (in - vec_end)) - 1u);
   for (int64_t o = o0; o < o1; ++o) {
-    const float* wr = w + o * in;
+    const float* wr = w + o * ws;
     __m512 acc[N];
     for (int r = 0; r < N; ++r) acc[r] = _mm512_setzero_ps();
     for (int64_t i = 0; i < vec_end; i += 16) {
@@ -77,6 +77,18 @@ __attribute__((target("avx512f"))) void rows_avx512(const float* w, int64_t in, 
   }
 }
 
+// out[0..width) = sum_j p[j] * v[j * v_stride + 0..width); the compiler vectorises the inner
+// loop (no reduction: each lane accumulates its own column).
+__attribute__((target_clones("avx512f", "avx2", "default"))) void add_scaled_rows_impl(
+    const float* v, int64_t v_stride, const float* p, int64_t count, float* out, int64_t width) {
+  for (int64_t i = 0; i < width; ++i) out[i] = 0.0f;
+  for (int64_t j = 0; j < count; ++j) {
+    const float pj = p[j];
+    const float* row = v + j * v_stride;
+    for (int64_t i = 0; i < width; ++i) out[i] += pj * row[i];
+  }
+}
+
 using Isa = GemvIsa;
 
 Isa detect() {
@@ -87,34 +99,39 @@ Isa detect() {
 }
 
 template <int N>
-void run(Isa isa, const float* w, int64_t in, const float* x, float* y, int64_t y_stride,
-         int64_t o0, int64_t o1) {
+void run(Isa isa, const float* w, int64_t in, int64_t ws, const float* x, float* y,
+         int64_t y_stride, int64_t o0, int64_t o1) {
   switch (isa) {
-    case Isa::kAvx512: return rows_avx512<N>(w, in, x, y, y_stride, o0, o1);
-    case Isa::kAvx2: return rows_avx2<N>(w, in, x, y, y_stride, o0, o1);
-    case Isa::kScalar: return rows_scalar<N>(w, in, x, y, y_stride, o0, o1);
+    case Isa::kAvx512: return rows_avx512<N>(w, in, ws, x, y, y_stride, o0, o1);
+    case Isa::kAvx2: return rows_avx2<N>(w, in, ws, x, y, y_stride, o0, o1);
+    case Isa::kScalar: return rows_scalar<N>(w, in, ws, x, y, y_stride, o0, o1);
   }
 }
 
 }  // namespace
 
-bool gemv_f32_with(GemvIsa isa, const float* w, int64_t in, const float* x, int64_t n, float* y,
-                   int64_t y_stride, int64_t o0, int64_t o1) {
+bool gemv_f32_with(GemvIsa isa, const float* w, int64_t in, int64_t w_stride, const float* x,
+                   int64_t n, float* y, int64_t y_stride, int64_t o0, int64_t o1) {
   static const Isa best = detect();
   if (static_cast<int>(isa) > static_cast<int>(best)) return false;
   switch (n) {
-    case 1: run<1>(isa, w, in, x, y, y_stride, o0, o1); break;
-    case 2: run<2>(isa, w, in, x, y, y_stride, o0, o1); break;
-    case 3: run<3>(isa, w, in, x, y, y_stride, o0, o1); break;
-    default: run<4>(isa, w, in, x, y, y_stride, o0, o1); break;
+    case 1: run<1>(isa, w, in, w_stride, x, y, y_stride, o0, o1); break;
+    case 2: run<2>(isa, w, in, w_stride, x, y, y_stride, o0, o1); break;
+    case 3: run<3>(isa, w, in, w_stride, x, y, y_stride, o0, o1); break;
+    default: run<4>(isa, w, in, w_stride, x, y, y_stride, o0, o1); break;
   }
   return true;
 }
 
-void gemv_f32(const float* w, int64_t in, const float* x, int64_t n, float* y, int64_t y_stride,
-              int64_t o0, int64_t o1) {
+void gemv_f32(const float* w, int64_t in, int64_t w_stride, const float* x, int64_t n, float* y,
+              int64_t y_stride, int64_t o0, int64_t o1) {
   static const Isa best = detect();
-  gemv_f32_with(best, w, in, x, n, y, y_stride, o0, o1);
+  gemv_f32_with(best, w, in, w_stride, x, n, y, y_stride, o0, o1);
+}
+
+void add_scaled_rows(const float* v, int64_t v_stride, const float* p, int64_t count,
+                     float* out, int64_t width) {
+  add_scaled_rows_impl(v, v_stride, p, count, out, width);
 }
 
 }  // namespace ragkit::embed::ops

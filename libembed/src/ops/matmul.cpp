@@ -56,7 +56,7 @@ void linear_f32(ThreadPool& pool, const float* x, int64_t n, const Linear& l, fl
     const int64_t block = std::max<int64_t>(32, (out + threads * 4 - 1) / (threads * 4) / 32 * 32);
     pool.parallel_for(static_cast<size_t>((out + block - 1) / block), [&](size_t task, int) {
       const int64_t o0 = static_cast<int64_t>(task) * block, o1 = std::min(out, o0 + block);
-      gemv_f32(w, in, x, n, y, out, o0, o1);
+      gemv_f32(w, in, in, x, n, y, out, o0, o1);
       if (l.bias != nullptr) {
         for (int64_t r = 0; r < n; ++r) {
           for (int64_t o = o0; o < o1; ++o) y[r * out + o] += l.bias[o];
