@@ -51,9 +51,10 @@ void linear_f32(ThreadPool& pool, const float* x, int64_t n, const Linear& l, fl
   const int64_t in = l.in(), out = l.out();
   const float* w = static_cast<const float*>(l.weight.data);
   if (n <= kGemvMaxRows) {
-    // Decoding: stream each weight row once (gemv_f32.h); blocks of 32 rows, ~4 per thread.
+    // Decoding: stream each weight row once (gemv_f32.h), one contiguous run of rows per thread
+    // (see linear_dot: smaller tasks interleave the threads' streams and cost bandwidth).
     const int64_t threads = pool.size();
-    const int64_t block = std::max<int64_t>(32, (out + threads * 4 - 1) / (threads * 4) / 32 * 32);
+    const int64_t block = std::max<int64_t>(32, (out + threads - 1) / threads);
     pool.parallel_for(static_cast<size_t>((out + block - 1) / block), [&](size_t task, int) {
       const int64_t o0 = static_cast<int64_t>(task) * block, o1 = std::min(out, o0 + block);
       gemv_f32(w, in, in, x, n, y, out, o0, o1);
@@ -161,7 +162,12 @@ Status linear_dot(ThreadPool& pool, const float* x, int64_t n, const Linear& l, 
   // weights) to stay in the core's cache while the task's activation rows go past them, and the
   // activation rows in blocks of 64 so that long batches make enough tasks.
   const int64_t threads = pool.size();
-  int64_t rows_per_task = std::max<int64_t>(1, (out + threads * 4 - 1) / (threads * 4));
+  // Decoding streams every weight from memory once: one contiguous run of rows per thread reads
+  // at about twice the bandwidth of four smaller tasks per thread taken in turns (measured on a
+  // 30-layer Q8_0 model: 10 -> 20 GB/s), whose interleaved streams defeat the prefetchers.
+  const int64_t tasks_per_thread = n == 1 ? 1 : 4;
+  int64_t rows_per_task =
+      std::max<int64_t>(1, (out + threads * tasks_per_thread - 1) / (threads * tasks_per_thread));
   if (n > 1) {
     const int64_t cache_rows = std::max<int64_t>(8, static_cast<int64_t>((128 << 10) / weight_row));
     rows_per_task = std::min(rows_per_task, cache_rows);
