@@ -19,6 +19,7 @@
 #include "ragkit/embed/gguf.h"
 #include "ragkit/embed/hf_tokenizer.h"
 #include "test_env.h"
+#include "tokenizer_test_support.h"
 
 namespace ragkit::embed {
 namespace {
@@ -80,45 +81,8 @@ std::vector<std::string> texts_of(const Tokenizer& tokenizer, const Ids& ids) {
 // ---------------------------------------------------------------------------------------------
 // Golden: llama.cpp's tokenizer test files.
 
-struct GoldenCase {
-  std::string text;
-  Ids ids;
-};
-
-// X.inp holds the strings, each followed by "\n__ggml_vocab_test__\n" (a string may be empty or
-// contain newlines); X.out has one line of space-separated ids per string.
-std::vector<GoldenCase> load_golden(const std::string& base) {
-  std::vector<GoldenCase> cases;
-  auto inp = read_file(base + ".inp");
-  auto outp = read_file(base + ".out");
-  if (!inp.ok() || !outp.ok()) {
-    ADD_FAILURE() << (inp.ok() ? outp.status() : inp.status()).to_string();
-    return cases;
-  }
-  static constexpr std::string_view kMarker = "\n__ggml_vocab_test__\n";
-  const std::string_view in = *inp;
-  size_t pos = 0;
-  for (size_t found; (found = in.find(kMarker, pos)) != std::string_view::npos;) {
-    cases.push_back({std::string(in.substr(pos, found - pos)), {}});
-    pos = found + kMarker.size();
-  }
-  EXPECT_EQ(pos, in.size()) << base << ".inp: text after the last marker";
-
-  std::istringstream lines(*outp);
-  std::string line;
-  size_t i = 0;
-  while (std::getline(lines, line)) {
-    if (i >= cases.size()) {
-      ADD_FAILURE() << base << ".out has more lines than .inp has strings";
-      break;
-    }
-    std::istringstream ids(line);
-    for (TokenId id; ids >> id;) cases[i].ids.push_back(id);
-    ++i;
-  }
-  EXPECT_EQ(i, cases.size()) << base << ".out has fewer lines than .inp has strings";
-  return cases;
-}
+using test_support::GoldenCase;
+using test_support::load_golden;
 
 void expect_golden(const Tokenizer* tokenizer, const char* loader) {
   ASSERT_NE(tokenizer, nullptr);
