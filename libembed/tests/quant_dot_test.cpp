@@ -666,35 +666,5 @@ TEST(QuantDot, LinearRejectsRowsThatDoNotFitTheType) {
 // ---- Throughput (opt-in: RAGKIT_QUANT_BENCH=1)
 // ----------------------------------------------------
 
-TEST(QuantDotThroughput, SingleRowDecode576x1536) {
-  if (std::getenv("RAGKIT_QUANT_BENCH") == nullptr) GTEST_SKIP() << "set RAGKIT_QUANT_BENCH=1";
-  std::mt19937 rng(3);
-  constexpr int64_t kIn = 1536, kOut = 576;
-  const std::vector<float> x = random_floats(rng, kIn, 1.0f);
-  for (DType type : kDotTypes) {
-    const std::vector<uint8_t> w = random_weights(rng, type, kOut, kIn);
-    const size_t row = *row_bytes(type, kIn);
-    const Prepared acts = prepare(type, x, kIn, 1);
-    std::string line = std::string("[ speed    ] ") + dtype_name(type) + ":";
-    std::vector<float> y(kOut);
-    for (Isa isa : supported_isas()) {
-      const DotTileFn tile = dot_tile_kernel(type, isa);
-      double best = 1e30;
-      for (int rep = 0; rep < 30; ++rep) {
-        const auto t0 = std::chrono::steady_clock::now();
-        tile(kIn, w.data(), row, kOut, acts.data(), acts.layout.group_bytes, 0, 1, y.data(), kOut);
-        best = std::min(
-            best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      }
-      char buf[128];
-      std::snprintf(buf, sizeof(buf), "  %s %.1f GB/s (%.1f GFLOP/s)", isa_name(isa),
-                    static_cast<double>(w.size()) / best / 1e9, 2.0 * kIn * kOut / best / 1e9);
-      line += buf;
-      EXPECT_TRUE(std::isfinite(y[0]));
-    }
-    std::printf("%s\n", line.c_str());
-  }
-}
-
 }  // namespace
 }  // namespace ragkit::embed::ops
