@@ -13,24 +13,20 @@
 #include <string>
 #include <string_view>
 
+#include "ragkit/common/utf8.h"
+
 namespace ragkit::embed::detail {
 
 // ---------------------------------------------------------------------------------------------
 // UTF-8
 
-constexpr char32_t kReplacementCharacter = 0xFFFD;
-
-// Whether `text` is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
-bool is_valid_utf8(std::string_view text);
-
-// `text` with every ill-formed sequence replaced by U+FFFD, one per maximal subpart (the
-// Unicode / WHATWG rule: "\xE2\x82" -> one U+FFFD, "\xFF\xFF" -> two).
-std::string repair_utf8(std::string_view text);
-
-// Length in bytes of the well-formed sequence starting at s[0] (n > 0 bytes available), or 0 when
-// s[0..] is ill-formed or truncated. For an ill-formed start, *maximal_subpart receives how many
-// bytes form the maximal subpart (at least 1), when not null.
-size_t utf8_sequence_length(const unsigned char* s, size_t n, size_t* maximal_subpart = nullptr);
+// Validation, repair and encoding live in libcommon (ragkit/common/utf8.h), shared with the
+// document loaders; the tokenizers use them under their old names.
+using ragkit::append_utf8;
+using ragkit::is_valid_utf8;
+using ragkit::kReplacementCharacter;
+using ragkit::repair_utf8;
+using ragkit::utf8_sequence_length;
 
 // Decodes the code point at s[i] of well-formed UTF-8 and advances i past it.
 inline char32_t decode_valid_utf8(const unsigned char* s, size_t& i) {
@@ -60,8 +56,6 @@ inline char32_t decode_valid_utf8(const unsigned char* s, size_t& i) {
 inline size_t utf8_lead_length(unsigned char lead) {
   return lead < 0xC0 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
 }
-
-void append_utf8(std::string& out, char32_t c);
 
 // `text` (well-formed UTF-8) in Normalization Form C, through ICU.
 std::string nfc_normalize(std::string_view text);
