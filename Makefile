@@ -10,6 +10,7 @@
 #   make demo    deps + build + tools/demo.sh
 #   make bench   build + `rag bench embed`
 #   make bench-generate   build + `rag bench generate` (F32, Q8_0, Q4_K) beside llama.cpp
+#   make bench-store      build + `rag bench store` (Flat, HNSW32, IVF4096,PQ48) beside bare FAISS
 #   make clean   remove the build folders
 
 SHELL := /bin/bash
@@ -32,7 +33,8 @@ CTEST ?= ctest
 # FAISS when building with clang; libgmock-dev: GTest's CMake package refers to gmock.
 DEB_PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev libomp-dev \
 	libgtest-dev libgmock-dev libbenchmark-dev libicu-dev libopenblas-dev nlohmann-json3-dev \
-	libcli11-dev libfaiss-dev librocksdb-dev libpoco-dev python3
+	libcli11-dev libfaiss-dev librocksdb-dev libpoco-dev libstemmer-dev \
+	libpoppler-cpp-dev libcmark-dev libgumbo-dev libxxhash-dev python3
 
 # Tests, the demo and the fuzzers read the shared data (models, tokenizers, golden outputs,
 # datasets) through these variables. Set them to use other folders; unset, they point at
@@ -47,7 +49,7 @@ ASAN_FLAGS := -O1 -g
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build test asan fuzz demo bench bench-generate clean
+.PHONY: all deps build test asan fuzz demo bench bench-generate bench-store clean
 
 all: build
 
@@ -109,6 +111,13 @@ bench-generate: build
 	  $(BENCH_GEN_MODEL)-F32.gguf $(BENCH_GEN_MODEL)-$$t.gguf $$t > /dev/null; done
 	for t in F32 Q8_0 Q4_K; do $(BUILD)/cli/rag --threads $(BENCH_THREADS) bench generate \
 	  --model $(BENCH_GEN_MODEL)-$$t.gguf; done
+
+# The store issue's figures: random 384-dimensional unit vectors in Flat, HNSW32 and IVF4096,PQ48
+# collections of 100k and 1M vectors beside bare FAISS indexes of the same types (long: building
+# HNSW32 over 1M vectors takes a while on 2 cores). STORE_SIZES=100000 for the short run.
+STORE_SIZES ?= 100000,1000000
+bench-store: build
+	$(BUILD)/cli/rag --threads $(BENCH_THREADS) bench store --sizes $(STORE_SIZES)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
