@@ -14,6 +14,11 @@
 #   generator_gguf_fuzz the header of a tiny llama GGUF the fuzzer builds from stories260K's
 #                     vocabulary ($RAGKIT_MODELS_DIR) and writes itself
 #   safetensors_fuzz  small safetensors files written by python3 below
+#   text_analyzer_fuzz  the first 200 documents of $RAGKIT_DATA_DIR/scifact/corpus.jsonl and a
+#                     few hand-written texts (scripts, punctuation, invalid UTF-8), one per file
+#   markdown_loader_fuzz, html_loader_fuzz, pdf_loader_fuzz, chunker_fuzz
+#                     small documents of their format written by python3 below (the PDFs with
+#                     hand-computed xref offsets); chunker_fuzz's start with its 3 option bytes
 #   anything else     starts from an empty corpus
 # Reproducers are kept in <build>/fuzz-artifacts/ so a failure can be replayed:
 #   <build>/.../gguf_fuzz <build>/fuzz-artifacts/gguf_fuzz-crash-<hash>
@@ -106,6 +111,92 @@ write("no-tensors.safetensors", [], metadata={"format": "pt"})
 EOF
 }
 
+seed_texts() {  # $1: corpus folder
+  python3 - "$1" "${RAGKIT_DATA_DIR:-}" <<'EOF'
+import json, os, sys
+out, data = sys.argv[1], sys.argv[2]
+texts = [
+    "Hello, world! It's 3.14 and 1,000 dogs (e.g. snake_case) -- ok?",
+    "Stra\u00dfe STRASSE \u039f\u0394\u039f\u03a3 \u041c\u043e\u0441\u043a\u0432\u0430 John\u2019s",
+    "\u5317\u4eac\u5927\u5b66\u7684\u5b66\u751f\u3002\u6771\u4eac\u30bf\u30ef\u30fc "
+    "\u0e20\u0e32\u0e29\u0e32\u0e44\u0e17\u0e22",
+    "e\u0301te\u0301 \U0001F600 \u200d\u0301x",
+]
+for i, t in enumerate(texts):
+    with open(os.path.join(out, "text-%02d" % i), "wb") as f:
+        f.write(t.encode())
+with open(os.path.join(out, "invalid-utf8"), "wb") as f:
+    f.write(b"caf\xc3 ok\x80\xbfyes \xc0\xafno \xed\xa0\x80sur \xff\xfeend \xe2\x82")
+corpus = os.path.join(data, "scifact", "corpus.jsonl")
+if data and os.path.isfile(corpus):
+    with open(corpus, encoding="utf-8") as lines:
+        for i, line in enumerate(lines):
+            if i == 200:
+                break
+            doc = json.loads(line)
+            with open(os.path.join(out, "scifact-%03d" % i), "wb") as f:
+                f.write((doc["title"] + " " + doc["text"]).encode())
+else:
+    print("run_fuzzers: warning: RAGKIT_DATA_DIR is not set or has no scifact corpus; "
+          "its seeds are left out", file=sys.stderr)
+EOF
+}
+
+seed_documents() {  # $1: corpus folder, $2: markdown | html | pdf | chunker
+  python3 - "$1" "$2" <<'EOF'
+import os, sys
+out, kind = sys.argv[1], sys.argv[2]
+
+def pdf(pages, title="Seed"):
+    """A PDF with one Helvetica text page per entry; xref offsets computed here."""
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", None,
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    kids = []
+    for text in pages:
+        stream = ("BT /F1 12 Tf 14 TL 72 720 Td " +
+                  " ".join("(%s) Tj T*" % line for line in text.split("\n")) + " ET").encode()
+        kids.append(len(objs) + 1)
+        objs.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+                    b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (len(objs) + 2))
+        objs.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+    objs[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
+        b" ".join(b"%d 0 R" % k for k in kids), len(kids))
+    objs.append(b"<< /Title (%s) >>" % title.encode())
+    body, offsets = b"%PDF-1.4\n", []
+    for i, o in enumerate(objs):
+        offsets.append(len(body))
+        body += b"%d 0 obj\n%s\nendobj\n" % (i + 1, o)
+    xref = len(body)
+    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    body += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    body += b"trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objs) + 1, len(objs), xref)
+    return body
+
+markdown = [
+    b"# Install\n\nSome *emphasis* and a [link](http://example.org) here.\n\n## Linux\n\n"
+    b"Run `make` &amp; wait. ![alt](i.png)\n\n```\nint x;\n```\n\n- one\n- two\n\n> quote\n",
+    b"Title\n=====\n\n<div>html</div>\n\n1. a\n   * b\n\n    indented code\n\n---\n\xff\xfe bad\n",
+]
+html = [
+    b"<!DOCTYPE html><html><head><title>T &amp; t</title><style>p{}</style>"
+    b"<script>x=1</script></head><body><h1>Top</h1><p>Hello &amp; <b>world</b><br>next</p>"
+    b"<h2>Sub</h2><ul><li>one<li>two</ul><pre>  code\n  more</pre><table><tr><td>c</table>",
+    b"<p>unclosed <i>tags <div>and &notanentity; &#x1F600; \xc3( bad",
+]
+pdfs = [pdf(["Hello page one.\nStill page one.", "Second page."]), pdf([""])]
+texts = [b"Mr. Smith went to Washington. He saw e.g. the monument.\n\nA new paragraph " * 8,
+         b"x" * 300 + b" long word. " + b"word " * 100 + b"end.\n"]
+# chunker_fuzz: byte 0 the loader, byte 1 the budget, byte 2 the overlap; then the file.
+seeds = {"markdown": markdown, "html": html, "pdf": pdfs,
+         "chunker": [bytes([0, 20, 0x81]) + texts[0], bytes([1, 7, 0x13]) + texts[1],
+                     bytes([2, 30, 0xF1]) + markdown[0], bytes([3, 12, 0x42]) + html[0]]}[kind]
+for i, s in enumerate(seeds):
+    with open(os.path.join(out, "seed-%02d" % i), "wb") as f:
+        f.write(s)
+EOF
+}
+
 seed_corpus() {  # $1: fuzzer name, $2: corpus folder, $3: fuzzer binary
   case "$1" in
     gguf_fuzz) seed_gguf "$2" ;;
@@ -114,6 +205,11 @@ seed_corpus() {  # $1: fuzzer name, $2: corpus folder, $3: fuzzer binary
     # The valid header of the tiny llama model the fuzzer builds itself (-runs=0: write and exit).
     generator_gguf_fuzz) RAGKIT_FUZZ_WRITE_SEED="$2" "$3" -runs=0 >/dev/null 2>&1 ;;
     safetensors_fuzz) seed_safetensors "$2" ;;
+    text_analyzer_fuzz) seed_texts "$2" ;;
+    markdown_loader_fuzz) seed_documents "$2" markdown ;;
+    html_loader_fuzz) seed_documents "$2" html ;;
+    pdf_loader_fuzz) seed_documents "$2" pdf ;;
+    chunker_fuzz) seed_documents "$2" chunker ;;
     *) ;;
   esac
 }
