@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The ragkit demo (`make demo`): embeds a few sentences with `rag embed` and prints how similar
-# each pair is (cosine similarity), so you can see related sentences land close together.
+# each pair is (cosine similarity), so you can see related sentences land close together; then
+# indexes the sample folder samples/handbook (`rag index`) and searches it twice (`rag search`).
 #
 # Model, in this order:
 #   1. $RAGKIT_DEMO_MODEL, if set: any model `rag embed --model` accepts;
@@ -125,4 +126,23 @@ awk '
 if [ "$random_weights" -eq 1 ]; then
   echo
   echo "(random weights: the numbers above say nothing about meaning; see the note at the top)"
+fi
+
+# --- Index the sample folder and search it -------------------------------------------------------
+# samples/handbook holds four short documents the project wrote itself (text, Markdown, HTML and a
+# two-page PDF made by tools/make_sample_pdf.py). The collection goes to $build/demo-db.
+samples=$root/samples/handbook
+db=$build/demo-db
+rm -rf "$db"
+echo
+echo "\$ rag index samples/handbook --db $db --model MODEL"
+"$rag" index "$samples" --db "$db" --model "$model"
+for query in "how often are signing keys rotated" "what happened when the certificate expired"; do
+  echo
+  echo "\$ rag search \"$query\" --db $db -k 2"
+  "$rag" search "$query" --db "$db" -k 2
+done
+if [ "$random_weights" -eq 1 ]; then
+  echo "(random weights: hybrid search still finds these through its BM25 half; the dense half"
+  echo " only means something with the trained weights)"
 fi

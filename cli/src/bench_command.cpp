@@ -1,6 +1,7 @@
 #include "bench_command.h"
 
 #include "bench_generate.h"
+#include "bench_store.h"
 
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -217,9 +218,15 @@ Command add_bench_command(CLI::App& app) {
       "generate", "Prefill a 512-token prompt and decode 128 tokens; compare with the memory "
                   "bandwidth bound and with llama.cpp on the same file");
   add_bench_generate_options(*generate, *gen_opts);
+  auto store_opts = std::make_shared<BenchStoreOptions>();
+  CLI::App* store = bench->add_subcommand(
+      "store", "Insert, search, delete and update random unit vectors in a collection; compare "
+               "with a bare FAISS index of the same type");
+  add_bench_store_options(*store, *store_opts);
   Command cmd;
   cmd.app = bench;
-  cmd.run = [opts, gen_opts, generate]() {
+  cmd.run = [opts, gen_opts, generate, store_opts, store]() {
+    if (store->parsed()) return run_bench_store(*store_opts);
     return generate->parsed() ? run_bench_generate(*gen_opts) : run_bench_embed(*opts);
   };
   return cmd;

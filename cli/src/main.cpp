@@ -11,8 +11,11 @@
 #include "bench_command.h"
 #include "cli_util.h"
 #include "embed_command.h"
+#include "eval_command.h"
 #include "generate_command.h"
+#include "index_command.h"
 #include "quantize_command.h"
+#include "search_command.h"
 #include "tokenize_command.h"
 
 namespace ragkit::cli {
@@ -23,6 +26,10 @@ constexpr int kUsageError = 2;
 using AddCommand = Command (*)(CLI::App&);
 // Adding a subcommand: write <name>_command.{h,cpp} with add_<name>_command() and list it here.
 constexpr AddCommand kCommands[] = {
+    add_index_command,
+    add_search_command,
+    add_docs_command,
+    add_eval_command,
     add_embed_command,
     add_tokenize_command,
     add_generate_command,
@@ -33,7 +40,8 @@ constexpr AddCommand kCommands[] = {
 int run(int argc, char** argv) {
   CLI::App app{
       "rag: search a folder of documents by meaning and ask it questions, all on this machine.\n"
-      "Today: embed texts, inspect tokenization, generate text and quantize models, locally.",
+      "Today: index a folder and search it, embed texts, inspect tokenization, generate text and\n"
+      "quantize models, locally.",
       "rag"};
   // Global options (--threads) may also follow the subcommand: `rag embed --threads 2 ...`.
   app.fallthrough();

@@ -65,20 +65,7 @@ std::vector<std::vector<double>> parse_plain_vectors(const std::string& out) {
 // all-MiniLM-L6-v2's configuration and tokenizer with random weights, made once per process.
 class CliTest : public ::testing::Test {
  protected:
-  static const std::string& random_model() {
-    static const std::string dir = [] {
-      const std::string models = models_dir();
-      if (models.empty()) return std::string();
-      const std::string out = make_temp_dir("ragkit-e2e-model") + "/minilm-random";
-      Status made = make_random_bert_model(models + "/all-MiniLM-L6-v2", out);
-      if (!made.ok()) {
-        ADD_FAILURE() << "make_random_bert_model: " << made.to_string();
-        return std::string();
-      }
-      return out;
-    }();
-    return dir;
-  }
+  static const std::string& random_model() { return random_minilm_model(); }
 
   static std::string golden_gguf() {
     const std::string golden = golden_dir();

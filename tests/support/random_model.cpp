@@ -8,9 +8,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include <gtest/gtest.h>
+
 #include "ragkit/embed/gguf.h"
 #include "ragkit/embed/gguf_writer.h"
 #include "ragkit/embed/safetensors.h"
+#include "test_env.h"
 
 namespace ragkit::testing {
 
@@ -149,6 +152,21 @@ std::vector<float> random_normal_values(uint64_t seed, const std::string& name, 
   std::vector<float> values(count);
   for (float& v : values) v = static_cast<float>(mean + std * rng.next_normal());
   return values;
+}
+
+const std::string& random_minilm_model() {
+  static const std::string dir = [] {
+    const std::string models = models_dir();
+    if (models.empty()) return std::string();
+    const std::string out = make_temp_dir("ragkit-random-minilm") + "/minilm-random";
+    Status made = make_random_bert_model(models + "/all-MiniLM-L6-v2", out);
+    if (!made.ok()) {
+      ADD_FAILURE() << "make_random_bert_model: " << made.to_string();
+      return std::string();
+    }
+    return out;
+  }();
+  return dir;
 }
 
 Status make_random_bert_model(const std::string& source_dir, const std::string& out_dir,

@@ -43,6 +43,11 @@ struct RandomBertOptions {
 Status make_random_bert_model(const std::string& source_dir, const std::string& out_dir,
                               const RandomBertOptions& options = {});
 
+// all-MiniLM-L6-v2 ($RAGKIT_MODELS_DIR) with random weights (default options), made once per
+// process in a temporary folder: the end-to-end tests' embedding model. "" after a failed
+// expectation that says what went wrong.
+const std::string& random_minilm_model();
+
 // A tiny GPT-2 (GPT2LMHeadModel layout: "transformer." names, Conv1D [in, out] matrices, tied LM
 // head) with deterministic random weights, for checking the gpt2 architecture against the PyTorch
 // reference tools/reference/gpt2_reference.py (fixture tests/fixtures/gpt2-random). Writes

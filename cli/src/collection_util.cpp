@@ -1,0 +1,143 @@
+#include "collection_util.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "cli_util.h"
+#include "ragkit/common/mapped_file.h"
+
+namespace ragkit::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kSettingsFile = "rag.json";
+
+std::vector<fs::path> model_search_dirs() {
+  std::vector<fs::path> dirs;
+  if (const char* models = std::getenv("RAGKIT_MODELS_DIR"); models && *models) {
+    dirs.emplace_back(models);
+  }
+  if (const char* cache = std::getenv("XDG_CACHE_HOME"); cache && *cache) {
+    dirs.push_back(fs::path(cache) / "ragkit" / "models");
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    dirs.push_back(fs::path(home) / ".cache" / "ragkit" / "models");
+  }
+  return dirs;
+}
+
+fs::path absolute_normal(const std::string& path) {
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(fs::absolute(path, ec), ec);
+  return ec ? fs::absolute(path).lexically_normal() : p;
+}
+
+}  // namespace
+
+Result<std::string> resolve_model(const std::string& spec) {
+  std::error_code ec;
+  if (spec.empty()) return Status::invalid_argument("--model is empty");
+  if (fs::exists(spec, ec)) return spec;
+  const bool short_name = spec.find('/') == std::string::npos;
+  if (!short_name) {
+    return Status::not_found(spec + ": no such model file or directory");
+  }
+  std::string looked;
+  for (const fs::path& dir : model_search_dirs()) {
+    for (const fs::path& candidate : {dir / spec, dir / (spec + ".gguf")}) {
+      if (fs::exists(candidate, ec)) return candidate.string();
+      looked += "\n  " + candidate.string();
+    }
+  }
+  return Status::not_found("model '" + spec + "' not found; looked for:" +
+                           (looked.empty() ? std::string("\n  (no folder: set RAGKIT_MODELS_DIR)")
+                                           : looked) +
+                           "\nPass --model a .gguf file or a Hugging Face model folder, or put "
+                           "the model in one of those places.");
+}
+
+Result<IndexSettings> read_index_settings(const std::string& db) {
+  const std::string path = (fs::path(db) / kSettingsFile).string();
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return Status::not_found(path + ": no index settings");
+  RAGKIT_ASSIGN_OR_RETURN(std::string text, read_file(path));
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::corruption(path + ": not a JSON object; run `rag index` again to rewrite it");
+  }
+  IndexSettings s;
+  s.model = j.value("model", "");
+  s.model_path = j.value("model_path", "");
+  s.chunk_tokens = j.value("chunk_tokens", size_t{0});
+  s.overlap_sentences = j.value("overlap_sentences", size_t{0});
+  s.index_type = j.value("index_type", "");
+  return s;
+}
+
+Status write_index_settings(const std::string& db, const IndexSettings& s) {
+  const nlohmann::json j = {{"model", s.model},
+                            {"model_path", s.model_path},
+                            {"chunk_tokens", s.chunk_tokens},
+                            {"overlap_sentences", s.overlap_sentences},
+                            {"index_type", s.index_type}};
+  const fs::path path = fs::path(db) / kSettingsFile;
+  const fs::path tmp = fs::path(db) / (std::string(kSettingsFile) + ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump(2) << "\n";
+    if (!out) return Status::io_error(tmp.string() + ": cannot write");
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return Status::io_error(path.string() + ": " + ec.message());
+  return Status();
+}
+
+std::string key_base(const std::string& db) { return absolute_normal(db).parent_path().string(); }
+
+std::string key_prefix_for(const std::string& db, const std::string& folder) {
+  const fs::path base = key_base(db);
+  const fs::path dir = absolute_normal(folder);
+  const fs::path rel = dir.lexically_relative(base);
+  if (!rel.empty() && *rel.begin() != "..") {
+    const std::string r = rel.generic_string();
+    return r == "." ? std::string() : r + "/";
+  }
+  std::string abs = dir.generic_string();
+  if (abs.empty() || abs.back() != '/') abs += '/';
+  return abs;
+}
+
+Result<std::unique_ptr<retrieval::Collection>> open_collection_for_reading(const std::string& db) {
+  std::error_code ec;
+  if (!fs::exists(db, ec)) {
+    return Status::not_found(db + ": no collection here; run `rag index FOLDER` first (or pass "
+                             "--db the collection's folder)");
+  }
+  retrieval::CollectionOptions options;
+  options.create_if_missing = false;
+  options.read_only = true;
+  return retrieval::Collection::open(db, options);
+}
+
+retrieval::Embedder make_embedder(embed::Encoder& encoder) {
+  retrieval::Embedder e;
+  e.model_id = encoder.model_id();
+  e.dimension = encoder.dim();
+  e.embed = [&encoder](std::span<const std::string> texts) -> Result<std::vector<float>> {
+    RAGKIT_ASSIGN_OR_RETURN(auto result, encoder.embed(texts));
+    return std::move(result.vectors);
+  };
+  const embed::Tokenizer& tokenizer = encoder.tokenizer();
+  e.count_tokens = [&tokenizer](std::string_view text) { return tokenizer.tokenize(text).size(); };
+  // The model's limit minus what encode() adds around one input ([CLS] and [SEP] for BERT).
+  const size_t specials = tokenizer.encode("").size();
+  const size_t max_len = encoder.max_seq_length();
+  e.max_tokens = max_len > specials ? max_len - specials : 0;
+  return e;
+}
+
+}  // namespace ragkit::cli

@@ -1,0 +1,215 @@
+#include "index_command.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "collection_util.h"
+#include "ragkit/retrieval/collection.h"
+#include "ragkit/retrieval/folder_indexer.h"
+
+namespace ragkit::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using retrieval::IndexSummary;
+
+struct IndexArgs {
+  std::string folder;
+  std::string db = kDefaultDb;
+  std::string model;  // empty: the one the collection was made with, else the default
+  size_t chunk_tokens = 200;
+  size_t overlap = 1;
+  std::vector<std::string> exclude;
+  std::string index_type;  // empty: the collection's, else Flat
+  uint64_t max_file_mb = 32;
+  bool json = false;
+};
+
+// Progress on stderr: one rewritten line on a terminal, a plain line every few seconds otherwise.
+class ProgressPrinter {
+ public:
+  ProgressPrinter() : tty_(isatty(STDERR_FILENO) != 0), last_(Clock::now()) {}
+  void update(const retrieval::IndexProgress& p) {
+    const auto now = Clock::now();
+    const double since = std::chrono::duration<double>(now - last_).count();
+    if (tty_) {
+      if (since < 0.1) return;
+      std::string path = p.current_path;
+      if (path.size() > 40) path = "..." + path.substr(path.size() - 37);
+      std::fprintf(stderr, "\r\033[Kindexing %llu/%llu files, %llu chunks  %s",
+                   (unsigned long long)p.files_seen, (unsigned long long)p.files_total,
+                   (unsigned long long)p.chunks, path.c_str());
+      printed_ = true;
+    } else {
+      if (since < 5.0) return;
+      std::fprintf(stderr, "rag: indexing: %llu files done, %llu chunks\n",
+                   (unsigned long long)p.files_seen, (unsigned long long)p.chunks);
+    }
+    last_ = now;
+  }
+  void finish() {
+    if (tty_ && printed_) std::fprintf(stderr, "\r\033[K");
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  bool tty_;
+  bool printed_ = false;
+  Clock::time_point last_;
+};
+
+nlohmann::json summary_json(const IndexSummary& s, const std::string& db) {
+  nlohmann::json skipped = nlohmann::json::array(), warnings = nlohmann::json::array();
+  for (const auto& issue : s.issues) {
+    nlohmann::json j = {{"path", issue.path}, {"reason", issue.reason}, {"detail", issue.detail}};
+    (issue.reason == "warning" ? warnings : skipped).push_back(std::move(j));
+  }
+  return {{"db", db},
+          {"added", s.added},
+          {"updated", s.updated},
+          {"removed", s.removed},
+          {"unchanged", s.unchanged},
+          {"skipped", skipped},
+          {"warnings", warnings},
+          {"chunks", s.chunks},
+          {"tokens", s.tokens},
+          {"seconds", s.seconds},
+          {"tokens_per_s", s.tokens_per_second()},
+          {"embed_seconds", s.embed_seconds},
+          {"store_seconds", s.store_seconds}};
+}
+
+void print_summary(const IndexSummary& s, const std::string& folder, const std::string& db) {
+  std::printf("indexed %s into %s in %.2f s\n", folder.c_str(), db.c_str(), s.seconds);
+  std::printf("  added %llu, updated %llu, removed %llu, unchanged %llu, skipped %llu\n",
+              (unsigned long long)s.added, (unsigned long long)s.updated,
+              (unsigned long long)s.removed, (unsigned long long)s.unchanged,
+              (unsigned long long)s.skipped);
+  std::printf("  %llu chunks, %llu tokens, %.0f tokens/s", (unsigned long long)s.chunks,
+              (unsigned long long)s.tokens, s.tokens_per_second());
+  if (s.seconds > 0 && s.chunks > 0) {
+    std::printf(" (embedding %.0f%% of the time)", 100.0 * s.embed_seconds / s.seconds);
+  }
+  std::printf("\n");
+  bool header = false;
+  for (const auto& issue : s.issues) {
+    if (issue.reason == "warning") continue;
+    if (!header) std::printf("skipped:\n"), header = true;
+    std::printf("  %s  %s: %s\n", issue.path.c_str(), issue.reason.c_str(), issue.detail.c_str());
+  }
+  header = false;
+  for (const auto& issue : s.issues) {
+    if (issue.reason != "warning") continue;
+    if (!header) std::printf("warnings:\n"), header = true;
+    std::printf("  %s  %s\n", issue.path.c_str(), issue.detail.c_str());
+  }
+}
+
+int run_index(const IndexArgs& a) {
+  std::error_code ec;
+  if (!fs::is_directory(a.folder, ec)) {
+    return report_error(a.folder + ": not a folder (rag index FOLDER indexes the files under it)");
+  }
+  // What an earlier run chose stays unless the user names something else.
+  IndexSettings settings;
+  auto previous = read_index_settings(a.db);
+  if (previous.ok()) settings = *previous;
+  if (!a.model.empty()) settings.model = a.model;
+  if (settings.model.empty()) settings.model = kDefaultEmbeddingModel;
+  if (!a.index_type.empty()) settings.index_type = a.index_type;
+  if (settings.index_type.empty()) settings.index_type = "Flat";
+  settings.chunk_tokens = a.chunk_tokens;
+  settings.overlap_sentences = a.overlap;
+
+  auto model_path = resolve_model(settings.model);
+  if (!model_path.ok()) return report_error(model_path.status());
+  settings.model_path = fs::absolute(*model_path, ec).string();  // `rag search` runs elsewhere too
+  auto encoder = open_encoder(*model_path);
+  if (!encoder.ok()) return report_error(encoder.status());
+  retrieval::Embedder embedder = make_embedder(**encoder);
+
+  retrieval::IndexOptions options;
+  options.path_prefix = key_prefix_for(a.db, a.folder);
+  options.walk.exclude = a.exclude;
+  options.walk.max_file_bytes = a.max_file_mb << 20;
+  // The collection folder itself may sit inside the indexed folder (the default ./.ragkit does
+  // when indexing "."); hidden entries are skipped anyway, but a --db without a dot is not.
+  const std::string db_key = key_prefix_for(a.db, a.db);
+  if (db_key.rfind(options.path_prefix, 0) == 0 && db_key.size() > options.path_prefix.size()) {
+    options.walk.exclude.push_back("/" + db_key.substr(options.path_prefix.size()));
+  }
+  options.chunk.chunk_tokens = a.chunk_tokens;
+  options.chunk.overlap_sentences = a.overlap;
+  options.chunk.max_tokens = embedder.max_tokens;
+  if (a.chunk_tokens == 0 || a.chunk_tokens > embedder.max_tokens) {
+    return report_error("--chunk-tokens " + std::to_string(a.chunk_tokens) + " is outside 1.." +
+                        std::to_string(embedder.max_tokens) + " (the model's " +
+                        std::to_string((*encoder)->max_seq_length()) +
+                        "-token limit minus its special tokens): chunks are never truncated");
+  }
+
+  retrieval::CollectionOptions copts;
+  copts.model_id = embedder.model_id;
+  copts.dimension = static_cast<uint32_t>(embedder.dimension);
+  copts.index_factory = settings.index_type;
+  copts.progress = [](std::string_view message, uint64_t done, uint64_t total) {
+    if (total == 0) return;  // a new, empty collection: nothing worth saying
+    std::fprintf(stderr, "rag: %.*s (%llu/%llu)\n", int(message.size()), message.data(),
+                 (unsigned long long)done, (unsigned long long)total);
+  };
+  auto collection = retrieval::Collection::open(a.db, copts);
+  if (!collection.ok()) return report_error(collection.status());
+  Status saved = write_index_settings(a.db, settings);
+  if (!saved.ok()) return report_error(saved);
+
+  ProgressPrinter printer;
+  if (!a.json) options.progress = [&](const retrieval::IndexProgress& p) { printer.update(p); };
+  auto summary = retrieval::index_folder(a.folder, **collection, embedder, options);
+  printer.finish();
+  if (!summary.ok()) return report_error(summary.status());
+  Status flushed = (*collection)->flush();
+  if (!flushed.ok()) return report_error(flushed);
+
+  if (a.json) {
+    std::printf("%s\n", summary_json(*summary, a.db).dump(2).c_str());
+  } else {
+    print_summary(*summary, a.folder, a.db);
+  }
+  return finish_output();
+}
+
+}  // namespace
+
+Command add_index_command(CLI::App& app) {
+  auto args = std::make_shared<IndexArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "index", "Index a folder (again): add new files, replace changed ones, drop deleted ones");
+  cmd->add_option("folder", args->folder, "The folder to index")->required();
+  cmd->add_option("--db", args->db, "Collection folder (default ./.ragkit)");
+  cmd->add_option("-m,--model", args->model,
+                  "Embedding model: a .gguf file, a Hugging Face folder or a short name in "
+                  "$RAGKIT_MODELS_DIR or ~/.cache/ragkit/models (default: the collection's, "
+                  "else all-MiniLM-L6-v2)");
+  cmd->add_option("--chunk-tokens", args->chunk_tokens, "Token budget of a chunk (default 200)");
+  cmd->add_option("--overlap", args->overlap,
+                  "Sentences repeated from the previous chunk (default 1)");
+  cmd->add_option("--exclude", args->exclude,
+                  "gitignore-style pattern of files to leave out (repeatable; a .ragignore file "
+                  "in the folder works too)");
+  cmd->add_option("--index-type", args->index_type,
+                  "FAISS factory string when the collection is created: Flat (default), HNSW32, "
+                  "IVF1024,Flat, SQ8, ...");
+  cmd->add_option("--max-file-mb", args->max_file_mb,
+                  "Files larger than this are skipped and reported (default 32)");
+  cmd->add_flag("--json", args->json, "Print the summary as JSON");
+  return {cmd, [args] { return run_index(*args); }};
+}
+
+}  // namespace ragkit::cli
