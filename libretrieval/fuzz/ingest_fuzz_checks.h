@@ -72,4 +72,17 @@ inline void check_chunks(const LoadedDocument& doc, size_t file_size, const Chun
   }
 }
 
+// The body of every loader fuzzer: any bytes load without crashing (an error is fine), and a
+// document that loads keeps the invariants above, chunked too.
+inline int fuzz_loader(const uint8_t* data, size_t size, FileType type) {
+  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  auto doc = load_document_from_memory(bytes, type, "fuzz");
+  if (!doc.ok()) return 0;
+  check_document(*doc, size);
+  ChunkOptions options;
+  options.chunk_tokens = 24;
+  check_chunks(*doc, size, options);
+  return 0;
+}
+
 }  // namespace ragkit::retrieval::fuzz

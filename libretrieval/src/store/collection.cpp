@@ -75,6 +75,9 @@ class Collection::Impl {
   std::vector<DocumentRecord> documents() const;
   Result<ChunkRecord> chunk(uint64_t chunk_id) const;
   Result<std::vector<float>> vector(uint64_t chunk_id) const;
+  // The value of chunk_id's key in `cf` as of the last committed write; nullopt when absent.
+  Result<std::optional<std::string>> get_committed(rocksdb::ColumnFamilyHandle* cf,
+                                                   uint64_t chunk_id, const std::string& what) const;
   Status for_each_vector(
       const std::function<void(uint64_t, std::span<const float>)>& fn) const;
   Result<std::vector<SearchHit>> search_dense(std::span<const float> query, size_t k,
@@ -850,7 +853,8 @@ std::vector<DocumentRecord> Collection::Impl::documents() const {
   return out;
 }
 
-Result<ChunkRecord> Collection::Impl::chunk(uint64_t chunk_id) const {
+Result<std::optional<std::string>> Collection::Impl::get_committed(
+    rocksdb::ColumnFamilyHandle* cf, uint64_t chunk_id, const std::string& what) const {
   Snapshot snapshot;
   {
     std::shared_lock lock(state_mutex_);
@@ -859,10 +863,17 @@ Result<ChunkRecord> Collection::Impl::chunk(uint64_t chunk_id) const {
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot.get();
   std::string value;
-  rocksdb::Status s = db_->Get(ro, chunks_cf_, chunk_key(chunk_id), &value);
-  if (s.IsNotFound()) return Status::not_found("no chunk " + to_string(chunk_id));
-  RAGKIT_RETURN_IF_ERROR(from_rocksdb(s, "reading chunk " + to_string(chunk_id)));
-  return decode_chunk(chunk_id, value);
+  rocksdb::Status s = db_->Get(ro, cf, chunk_key(chunk_id), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  RAGKIT_RETURN_IF_ERROR(from_rocksdb(s, "reading " + what));
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<ChunkRecord> Collection::Impl::chunk(uint64_t chunk_id) const {
+  RAGKIT_ASSIGN_OR_RETURN(auto value,
+                          get_committed(chunks_cf_, chunk_id, "chunk " + to_string(chunk_id)));
+  if (!value) return Status::not_found("no chunk " + to_string(chunk_id));
+  return decode_chunk(chunk_id, *value);
 }
 
 Result<std::vector<float>> Collection::Impl::vector(uint64_t chunk_id) const {
@@ -870,19 +881,11 @@ Result<std::vector<float>> Collection::Impl::vector(uint64_t chunk_id) const {
     return Status::not_found("no vector for chunk " + to_string(chunk_id) + ": collection " +
                              dir_ + " is lexical-only (made without an embedding model)");
   }
-  Snapshot snapshot;
-  {
-    std::shared_lock lock(state_mutex_);
-    snapshot = snapshot_;
-  }
-  rocksdb::ReadOptions ro;
-  ro.snapshot = snapshot.get();
-  std::string value;
-  rocksdb::Status s = db_->Get(ro, vectors_cf_, chunk_key(chunk_id), &value);
-  if (s.IsNotFound()) return Status::not_found("no vector for chunk " + to_string(chunk_id));
-  RAGKIT_RETURN_IF_ERROR(from_rocksdb(s, "reading the vector of chunk " + to_string(chunk_id)));
+  RAGKIT_ASSIGN_OR_RETURN(
+      auto value, get_committed(vectors_cf_, chunk_id, "the vector of chunk " + to_string(chunk_id)));
+  if (!value) return Status::not_found("no vector for chunk " + to_string(chunk_id));
   std::vector<float> out(dimension_);
-  RAGKIT_RETURN_IF_ERROR(decode_vector(chunk_id, value, dimension_, out.data()));
+  RAGKIT_RETURN_IF_ERROR(decode_vector(chunk_id, *value, dimension_, out.data()));
   return out;
 }
 
