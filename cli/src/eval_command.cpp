@@ -1,5 +1,6 @@
 #include "eval_command.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -109,7 +110,9 @@ int run_eval_beir(const EvalArgs& a) {
 
   const auto search_start = Clock::now();
   std::vector<std::vector<std::string>> ranked(dataset->queries.size());
+  std::vector<double> latency_ms(dataset->queries.size());  // embedding the query + searching
   for (size_t q = 0; q < dataset->queries.size(); ++q) {
+    const auto query_start = Clock::now();
     const std::string& text = dataset->queries[q].text;
     std::vector<float> vector;
     if (encoder) {
@@ -127,8 +130,13 @@ int run_eval_beir(const EvalArgs& a) {
     }
     if (!hits.ok()) return report_error(hits.status());
     for (const auto& hit : *hits) ranked[q].push_back(hit.path);
+    latency_ms[q] = seconds_since(query_start) * 1e3;
   }
   const double search_seconds = seconds_since(search_start);
+  std::sort(latency_ms.begin(), latency_ms.end());
+  const auto percentile = [&](double p) {
+    return latency_ms[std::min(latency_ms.size() - 1, size_t(p * double(latency_ms.size())))];
+  };
   const auto m = retrieval::evaluate_rankings(*dataset, ranked);
 
   if (a.json) {
@@ -140,6 +148,7 @@ int run_eval_beir(const EvalArgs& a) {
                           {"mode", a.mode},
                           {"index_seconds", index_seconds},
                           {"search_seconds", search_seconds},
+                          {"latency_ms", {{"p50", percentile(0.50)}, {"p99", percentile(0.99)}}},
                           {"truncated_documents", truncated}};
     if (encoder) out["model"] = encoder->model_id();
     std::printf("%s\n", out.dump(2).c_str());
@@ -149,8 +158,10 @@ int run_eval_beir(const EvalArgs& a) {
                 encoder ? (" with " + encoder->model_id()).c_str() : "");
     std::printf("  nDCG@10     %.4f\n  recall@100  %.4f\n  MRR@10      %.4f\n", m.ndcg_at_10,
                 m.recall_at_100, m.mrr_at_10);
-    std::printf("  indexing %.1f s, searching %.2f s (%.0f queries/s)\n", index_seconds,
-                search_seconds, double(m.queries) / search_seconds);
+    std::printf("  indexing %.1f s, searching %.2f s (%.0f queries/s; per query p50 %.2f ms, "
+                "p99 %.2f ms)\n",
+                index_seconds, search_seconds, double(m.queries) / search_seconds,
+                percentile(0.50), percentile(0.99));
     if (truncated > 0) {
       std::printf("  %zu documents were longer than the model's max_seq_length and truncated\n",
                   truncated);

@@ -110,7 +110,8 @@ TEST_F(IndexSearchCli, IndexesAFolderAndFindsPassagesWithTheirLines) {
   RunResult only_md = run_rag({"search", "notes", "--db", db_, "--mode", "lexical", "--path",
                                "*.md", "--json"});
   ASSERT_EQ(only_md.exit_code, 0) << describe(only_md);
-  for (const json& hit : parse_json(only_md)["results"]) {
+  const json only_md_hits = parse_json(only_md);  // the loop must not iterate a temporary
+  for (const json& hit : only_md_hits["results"]) {
     EXPECT_EQ(hit["path"].get<std::string>().substr(hit["path"].get<std::string>().size() - 3),
               ".md");
   }
@@ -172,15 +173,33 @@ TEST_F(IndexSearchCli, MessyFilesAreReportedAndTheRestIndexed) {
   EXPECT_EQ(reasons["messy/binary.txt"], "binary") << s.dump(2);
   EXPECT_EQ(reasons["messy/huge.txt"], "too-large") << s.dump(2);
   EXPECT_EQ(reasons["messy/dangling.txt"], "unreadable") << s.dump(2);
-  bool warned_utf8 = false;
+  bool warned_utf8 = false, warned_empty = false;
   for (const json& w : s["warnings"]) {
     if (w["path"] == "messy/latin1.txt") warned_utf8 = true;
+    if (w["path"] == "messy/empty.txt") warned_empty = true;
   }
   EXPECT_TRUE(warned_utf8) << s.dump(2);
+  EXPECT_TRUE(warned_empty) << s.dump(2);
   // good, empty and latin1 are indexed (the empty file as a document without chunks).
   EXPECT_EQ(s["added"], 3) << s.dump(2);
   EXPECT_FALSE(search("lemurs", "lexical")["results"].empty());
   EXPECT_FALSE(search("ocelots", "lexical")["results"].empty());
+}
+
+TEST_F(IndexSearchCli, PdfResultsNameTheirPage) {
+  // The sample PDF of the demo: two pages, the mailbox sentence on page 2.
+  fs::copy_file(source_dir() + "/samples/handbook/incident-report.pdf",
+                notes_ + "/incident-report.pdf");
+  ASSERT_EQ(index().exit_code, 0);
+  json hits = search("mailbox nobody reads", "lexical");
+  ASSERT_FALSE(hits["results"].empty()) << hits.dump(2);
+  const json& top = hits["results"][0];
+  EXPECT_EQ(top["path"], "notes/incident-report.pdf");
+  EXPECT_EQ(top["page"], 2) << hits.dump(2);
+  EXPECT_GE(top["start_line"].get<int>(), 1);
+  RunResult plain = run_rag({"search", "mailbox nobody reads", "--db", db_, "--mode", "lexical"});
+  EXPECT_NE(plain.out.find("notes/incident-report.pdf:"), std::string::npos) << plain.out;
+  EXPECT_NE(plain.out.find("(page 2)"), std::string::npos) << plain.out;
 }
 
 TEST_F(IndexSearchCli, ClearErrors) {

@@ -163,6 +163,10 @@ class Producer : public WalkVisitor {
     }
     work.title = loaded->title;
     work.chunks = std::move(*chunks);
+    if (work.chunks.empty()) {
+      // Still recorded (so the next run finds it unchanged), but say why search won't find it.
+      work.issues.push_back({work.key, "warning", "no text to index (empty file?)"});
+    }
   }
 
   const Collection& collection_;
