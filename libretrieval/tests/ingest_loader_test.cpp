@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "ragkit/common/utf8.h"
 #include "ragkit/retrieval/document_loader.h"
 
 namespace ragkit::retrieval {
@@ -127,6 +128,20 @@ TEST(IngestMarkdownLoader, MarkupStrippedHeadingsKept) {
   // The entity: "&" maps into "&amp;".
   const std::string amp = source_of_word(*doc, file, "&");
   EXPECT_EQ(file.find(amp), file.find("&amp;")) << amp;
+}
+
+// Found by html_loader_fuzz: gumbo 0.10 turns an overflowing numeric character reference into
+// ill-formed UTF-8 (a lone continuation byte), in the text and in the title alike.
+TEST(IngestHtmlLoader, OverflowingCharacterReferencesStayValidUtf8) {
+  const std::string file =
+      "<title>t &#6666666666666666666666666666666666x5</title>"
+      "<p>a &#6666666666666666666666666666666666x5 b</p>";
+  auto doc = load_document_from_memory(file, FileType::kHtml, "bad.html");
+  ASSERT_TRUE(doc.ok()) << doc.status().to_string();
+  EXPECT_TRUE(is_valid_utf8(doc->text));
+  EXPECT_TRUE(is_valid_utf8(doc->title));
+  EXPECT_NE(doc->text.find("a "), std::string::npos);
+  EXPECT_NE(doc->text.find(" b"), std::string::npos);
 }
 
 TEST(IngestHtmlLoader, ScriptsDroppedEntitiesDecodedTitleKept) {

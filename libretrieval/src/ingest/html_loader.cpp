@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ingest/loaders.h"
+#include "ragkit/common/utf8.h"
 
 namespace ragkit::retrieval::ingest {
 namespace {
@@ -149,7 +150,14 @@ class HtmlLoader {
 
   void on_text(const GumboNode* node) {
     const GumboText& text = node->v.text;
-    const std::string_view decoded = text.text != nullptr ? text.text : "";
+    std::string_view decoded = text.text != nullptr ? text.text : "";
+    // gumbo 0.10 emits ill-formed UTF-8 for an overflowing numeric character reference
+    // ("&#6666666666666666x5"); the loaded text must stay valid UTF-8.
+    std::string repaired;
+    if (!is_valid_utf8(decoded)) {
+      repaired = repair_utf8(decoded);
+      decoded = repaired;
+    }
     if (title_depth_ > 0) {
       title_ += decoded;
       return;
@@ -260,7 +268,7 @@ class HtmlLoader {
           }
         }
         while (!collapsed.empty() && collapsed.back() == ' ') collapsed.pop_back();
-        document_.title = collapsed;
+        document_.title = is_valid_utf8(collapsed) ? collapsed : repair_utf8(collapsed);
         return;
       }
       const GumboVector& children = node->v.element.children;
