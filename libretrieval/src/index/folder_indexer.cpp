@@ -102,6 +102,92 @@ const char* issue_reason(SkipReason reason) {
   return "skipped";
 }
 
+// Loads `bytes` by the file's type and cuts them into chunks: work.title and work.chunks, or
+// work.failed with the reason among work.issues (warnings go there too).
+void load_and_chunk(std::string_view bytes, const Embedder& embedder, const ChunkOptions& chunk,
+                    FileWork& work) {
+  auto loaded = load_document_from_memory(bytes, work.file.type, work.key);
+  if (!loaded.ok()) {
+    work.failed = true;
+    work.issues.push_back({work.key, "load-failed", loaded.status().message()});
+    return;
+  }
+  for (const auto& warning : loaded->warnings) {
+    work.issues.push_back({work.key, "warning", warning});
+  }
+  auto chunks = chunk_document(*loaded, embedder.count_tokens, chunk);
+  if (!chunks.ok()) {
+    work.failed = true;
+    work.issues.push_back({work.key, "chunking-failed", chunks.status().message()});
+    return;
+  }
+  work.title = loaded->title;
+  work.chunks = std::move(*chunks);
+  if (work.chunks.empty()) {
+    // Still recorded (so the next run finds it unchanged), but say why search won't find it.
+    work.issues.push_back({work.key, "warning", "no text to index (empty file?)"});
+  }
+}
+
+DocumentInput make_document(const FileWork& work, std::span<const float> vectors, size_t dim) {
+  DocumentInput doc;
+  doc.path = work.key;
+  doc.file_type = file_type_name(work.file.type);
+  doc.mtime_ns = work.file.mtime_ns;
+  doc.size_bytes = work.file.size_bytes;
+  doc.content_hash = work.hash;
+  doc.title = work.title;
+  doc.chunks.resize(work.chunks.size());
+  for (size_t i = 0; i < work.chunks.size(); ++i) {
+    const Chunk& c = work.chunks[i];
+    ChunkInput& in = doc.chunks[i];
+    in.text = c.text;
+    in.embedding.assign(vectors.begin() + i * dim, vectors.begin() + (i + 1) * dim);
+    in.location.byte_begin = c.byte_begin;
+    in.location.byte_end = c.byte_end;
+    in.location.line_begin = c.line_begin;
+    in.location.line_end = c.line_end;
+    in.location.page = c.page;
+    in.location.heading_path = c.heading_path;
+  }
+  return doc;
+}
+
+// Embeds the chunks of `work` in batches and writes the document in one atomic upsert, counting
+// it in `summary` (added or updated, chunks, tokens, seconds). `texts` and `vectors` are scratch
+// buffers reused across documents.
+Status embed_and_store(const FileWork& work, Collection& collection, const Embedder& embedder,
+                       size_t embed_batch, IndexSummary& summary, std::vector<std::string>& texts,
+                       std::vector<float>& vectors) {
+  vectors.clear();
+  vectors.reserve(work.chunks.size() * embedder.dimension);
+  const size_t batch = embed_batch ? embed_batch : 64;
+  for (size_t at = 0; at < work.chunks.size();) {
+    const size_t n = std::min(batch, work.chunks.size() - at);
+    texts.clear();
+    for (size_t i = at; i < at + n; ++i) texts.push_back(work.chunks[i].text);
+    const auto t0 = Clock::now();
+    auto embedded = embedder.embed(texts);
+    summary.embed_seconds += seconds_since(t0);
+    if (!embedded.ok()) return embedded.status().with_context("embedding " + work.key);
+    if (embedded->size() != n * embedder.dimension) {
+      return Status::internal("embedding " + work.key + ": the model returned " +
+                              std::to_string(embedded->size()) + " numbers for " +
+                              std::to_string(n) + " texts");
+    }
+    vectors.insert(vectors.end(), embedded->begin(), embedded->end());
+    at += n;
+  }
+  const auto t0 = Clock::now();
+  Status written = collection.upsert(make_document(work, vectors, embedder.dimension));
+  summary.store_seconds += seconds_since(t0);
+  if (!written.ok()) return written.with_context("storing " + work.key);
+  ++(work.existed ? summary.updated : summary.added);
+  summary.chunks += work.chunks.size();
+  for (const Chunk& c : work.chunks) summary.tokens += c.token_count;
+  return Status();
+}
+
 // Walks the folder on the producer thread: reads, hashes, loads and chunks each file.
 class Producer : public WalkVisitor {
  public:
@@ -146,27 +232,7 @@ class Producer : public WalkVisitor {
         return;
       }
     }
-    auto loaded = load_document_from_memory(bytes, work.file.type, work.key);
-    if (!loaded.ok()) {
-      work.failed = true;
-      work.issues.push_back({work.key, "load-failed", loaded.status().message()});
-      return;
-    }
-    for (const auto& warning : loaded->warnings) {
-      work.issues.push_back({work.key, "warning", warning});
-    }
-    auto chunks = chunk_document(*loaded, embedder_.count_tokens, options_.chunk);
-    if (!chunks.ok()) {
-      work.failed = true;
-      work.issues.push_back({work.key, "chunking-failed", chunks.status().message()});
-      return;
-    }
-    work.title = loaded->title;
-    work.chunks = std::move(*chunks);
-    if (work.chunks.empty()) {
-      // Still recorded (so the next run finds it unchanged), but say why search won't find it.
-      work.issues.push_back({work.key, "warning", "no text to index (empty file?)"});
-    }
+    load_and_chunk(bytes, embedder_, options_.chunk, work);
   }
 
   const Collection& collection_;
@@ -176,31 +242,44 @@ class Producer : public WalkVisitor {
   WalkOutcome& outcome_;
 };
 
-DocumentInput make_document(const FileWork& work, std::span<const float> vectors, size_t dim) {
-  DocumentInput doc;
-  doc.path = work.key;
-  doc.file_type = file_type_name(work.file.type);
-  doc.mtime_ns = work.file.mtime_ns;
-  doc.size_bytes = work.file.size_bytes;
-  doc.content_hash = work.hash;
-  doc.title = work.title;
-  doc.chunks.resize(work.chunks.size());
-  for (size_t i = 0; i < work.chunks.size(); ++i) {
-    const Chunk& c = work.chunks[i];
-    ChunkInput& in = doc.chunks[i];
-    in.text = c.text;
-    in.embedding.assign(vectors.begin() + i * dim, vectors.begin() + (i + 1) * dim);
-    in.location.byte_begin = c.byte_begin;
-    in.location.byte_end = c.byte_end;
-    in.location.line_begin = c.line_begin;
-    in.location.line_end = c.line_end;
-    in.location.page = c.page;
-    in.location.heading_path = c.heading_path;
-  }
-  return doc;
-}
-
 }  // namespace
+
+Result<IndexSummary> index_document(const DocumentBytes& document, Collection& collection,
+                                    const Embedder& embedder, const ChunkOptions& chunk,
+                                    size_t embed_batch) {
+  if (!embedder.embed || !embedder.count_tokens || embedder.dimension == 0) {
+    return Status::invalid_argument("index_document: the embedder has no model");
+  }
+  const auto started = Clock::now();
+  IndexSummary summary;
+  FileWork work;
+  work.key = document.key;
+  work.file.relative_path = document.key;
+  work.file.type = document.type;
+  work.file.mtime_ns = document.mtime_ns;
+  work.file.size_bytes = document.bytes.size();
+  work.hash = content_hash(document.bytes);
+  if (auto existing = collection.document(work.key)) {
+    work.existed = true;
+    if (existing->content_hash == work.hash) {
+      summary.unchanged = 1;
+      summary.seconds = seconds_since(started);
+      return summary;
+    }
+  }
+  load_and_chunk(document.bytes, embedder, chunk, work);
+  if (work.failed) {
+    return Status::invalid_argument(work.key + ": " + work.issues.back().reason + ": " +
+                                    work.issues.back().detail);
+  }
+  summary.issues = std::move(work.issues);
+  std::vector<std::string> texts;
+  std::vector<float> vectors;
+  RAGKIT_RETURN_IF_ERROR(
+      embed_and_store(work, collection, embedder, embed_batch, summary, texts, vectors));
+  summary.seconds = seconds_since(started);
+  return summary;
+}
 
 std::string content_hash(std::string_view bytes) {
   const XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
@@ -247,45 +326,13 @@ Result<IndexSummary> index_folder(const std::string& root, Collection& collectio
       ++summary.skipped;
       failed.insert(work->key);
     } else {
-      // Embed the chunks in batches, then write the document in one atomic upsert.
-      vectors.clear();
-      vectors.reserve(work->chunks.size() * embedder.dimension);
-      for (size_t at = 0; at < work->chunks.size() && failure.ok();) {
-        const size_t n = std::min(options.embed_batch ? options.embed_batch : 64,
-                                  work->chunks.size() - at);
-        texts.clear();
-        for (size_t i = at; i < at + n; ++i) texts.push_back(work->chunks[i].text);
-        const auto t0 = Clock::now();
-        auto embedded = embedder.embed(texts);
-        summary.embed_seconds += seconds_since(t0);
-        if (!embedded.ok()) {
-          failure = embedded.status().with_context("embedding " + work->key);
-          break;
-        }
-        if (embedded->size() != n * embedder.dimension) {
-          failure = Status::internal("embedding " + work->key + ": the model returned " +
-                                     std::to_string(embedded->size()) + " numbers for " +
-                                     std::to_string(n) + " texts");
-          break;
-        }
-        vectors.insert(vectors.end(), embedded->begin(), embedded->end());
-        at += n;
-      }
-      if (!failure.ok()) {
+      Status stored = embed_and_store(*work, collection, embedder, options.embed_batch, summary,
+                                      texts, vectors);
+      if (!stored.ok()) {
+        failure = stored;
         queue.cancel();
         continue;
       }
-      const auto t0 = Clock::now();
-      Status written = collection.upsert(make_document(*work, vectors, embedder.dimension));
-      summary.store_seconds += seconds_since(t0);
-      if (!written.ok()) {
-        failure = written.with_context("storing " + work->key);
-        queue.cancel();
-        continue;
-      }
-      ++(work->existed ? summary.updated : summary.added);
-      summary.chunks += work->chunks.size();
-      for (const Chunk& c : work->chunks) summary.tokens += c.token_count;
       progress.chunks = summary.chunks;
       progress.tokens = summary.tokens;
     }

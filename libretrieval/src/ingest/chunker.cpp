@@ -2,12 +2,10 @@
 
 #include <algorithm>
 
-#include "ingest/text_segmenter.h"
+#include "ragkit/retrieval/text_segmenter.h"
 
 namespace ragkit::retrieval {
 namespace {
-
-using ingest::TextSegmenter;
 
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';

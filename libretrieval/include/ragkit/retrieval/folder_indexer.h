@@ -94,6 +94,23 @@ struct IndexSummary {
 Result<IndexSummary> index_folder(const std::string& root, Collection& collection,
                                   const Embedder& embedder, const IndexOptions& options = {});
 
+// One document handed over as bytes (an upload, a file read elsewhere) rather than found by a
+// walk.
+struct DocumentBytes {
+  std::string key;  // the document key (path) in the collection
+  std::string_view bytes;
+  FileType type = FileType::kText;
+  int64_t mtime_ns = 0;  // the file's modification time, or the upload time
+};
+
+// Indexes one document as index_folder indexes each file: load by its type, chunk, embed, one
+// atomic upsert; unchanged content (same hash) is left alone. The summary counts it as added,
+// updated or unchanged, with its chunks, tokens and warnings. A document that cannot be loaded
+// or chunked is an invalid_argument error naming it.
+Result<IndexSummary> index_document(const DocumentBytes& document, Collection& collection,
+                                    const Embedder& embedder, const ChunkOptions& chunk,
+                                    size_t embed_batch = 64);
+
 // The content hash stored with each document: XXH3-128 of the bytes, as 32 hex digits.
 std::string content_hash(std::string_view bytes);
 

@@ -1,9 +1,9 @@
-#include "ingest/text_segmenter.h"
+#include "ragkit/retrieval/text_segmenter.h"
 
 #include <unicode/locid.h>
 #include <unicode/utext.h>
 
-namespace ragkit::retrieval::ingest {
+namespace ragkit::retrieval {
 
 Result<TextSegmenter> TextSegmenter::create() {
   TextSegmenter segmenter;
@@ -53,4 +53,4 @@ std::vector<size_t> TextSegmenter::word_boundaries(std::string_view text) const 
   return boundaries(*words_, text);
 }
 
-}  // namespace ragkit::retrieval::ingest
+}  // namespace ragkit::retrieval

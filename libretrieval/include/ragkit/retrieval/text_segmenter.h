@@ -15,7 +15,7 @@
 
 #include "ragkit/common/status.h"
 
-namespace ragkit::retrieval::ingest {
+namespace ragkit::retrieval {
 
 class TextSegmenter {
  public:
@@ -31,4 +31,4 @@ class TextSegmenter {
   std::unique_ptr<icu::BreakIterator> words_;
 };
 
-}  // namespace ragkit::retrieval::ingest
+}  // namespace ragkit::retrieval
