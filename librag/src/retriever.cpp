@@ -1,0 +1,77 @@
+#include "ragkit/rag/retriever.h"
+
+namespace ragkit::rag {
+
+Retriever::Retriever(const retrieval::Collection& collection, embed::Encoder* encoder)
+    : collection_(collection), encoder_(encoder) {}
+
+Result<std::vector<float>> Retriever::embed_texts(std::span<const std::string> texts) const {
+  if (encoder_ == nullptr || texts.empty()) return std::vector<float>{};
+  std::lock_guard<std::mutex> lock(encoder_mutex_);
+  Result<embed::EmbedResult> embedded = encoder_->embed(texts);
+  if (!embedded.ok()) return embedded.status();
+  return std::move(embedded->vectors);
+}
+
+Result<std::vector<float>> Retriever::embed_query(std::string_view query) const {
+  const std::string text(query);
+  return embed_texts(std::span(&text, 1));
+}
+
+Result<std::vector<Passage>> Retriever::retrieve(std::string_view query,
+                                                 const RetrieveOptions& options) const {
+  if (options.mode != SearchMode::kLexical && !dense_available()) {
+    return Status::invalid_argument(
+        collection_.stats().dimension == 0
+            ? "the collection in " + collection_.dir() +
+                  " is lexical-only (made without an embedding model): use lexical search"
+            : std::string("no embedding model is loaded for dense search: use lexical search"));
+  }
+  std::vector<float> query_vector;
+  if (options.mode != SearchMode::kLexical) {
+    RAGKIT_ASSIGN_OR_RETURN(query_vector, embed_query(query));
+  }
+  Result<std::vector<retrieval::SearchHit>> hits = Status::internal("no search ran");
+  switch (options.mode) {
+    case SearchMode::kDense:
+      hits = collection_.search_dense(query_vector, options.k, options.filter);
+      break;
+    case SearchMode::kLexical:
+      hits = collection_.search_lexical(query, options.k, options.filter);
+      break;
+    case SearchMode::kHybrid:
+      hits = collection_.search_hybrid(query, query_vector, options.k, options.filter);
+      break;
+  }
+  if (!hits.ok()) return hits.status();
+
+  std::vector<Passage> passages;
+  passages.reserve(hits->size());
+  for (const retrieval::SearchHit& hit : *hits) {
+    Result<retrieval::ChunkRecord> chunk = collection_.chunk(hit.chunk_id);
+    // A reader may race a writer's delete between the search and this read: skip the chunk.
+    if (!chunk.ok()) {
+      if (chunk.status().code() == Status::Code::kNotFound) continue;
+      return chunk.status();
+    }
+    Passage p;
+    p.chunk_id = hit.chunk_id;
+    p.document_id = hit.document_id;
+    p.path = hit.path;
+    p.text = std::move(chunk->text);
+    p.location = std::move(chunk->location);
+    p.score = hit.score;
+    p.dense_rank = hit.dense_rank;
+    p.dense_score = hit.dense_score;
+    p.lexical_rank = hit.lexical_rank;
+    p.lexical_score = hit.lexical_score;
+    if (options.mode == SearchMode::kDense) p.dense_rank = passages.size() + 1, p.dense_score = hit.score;
+    if (options.mode == SearchMode::kLexical) {
+      p.lexical_rank = passages.size() + 1, p.lexical_score = hit.score;
+    }
+    passages.push_back(std::move(p));
+  }
+  return passages;
+}
+
+}  // namespace ragkit::rag
