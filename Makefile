@@ -31,11 +31,12 @@ CMAKE ?= cmake
 CTEST ?= ctest
 
 # libclang-rt-14-dev: libFuzzer and the sanitizer runtimes for clang; libomp-dev: OpenMP for
-# FAISS when building with clang; libgmock-dev: GTest's CMake package refers to gmock.
+# FAISS when building with clang; libgmock-dev: GTest's CMake package refers to gmock; chromium:
+# the browser test of the service's web page (headless); wrk: `make bench-serve`'s load.
 DEB_PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev libomp-dev \
 	libgtest-dev libgmock-dev libbenchmark-dev libicu-dev libopenblas-dev nlohmann-json3-dev \
 	libcli11-dev libfaiss-dev librocksdb-dev libpoco-dev libstemmer-dev \
-	libpoppler-cpp-dev libcmark-dev libgumbo-dev libxxhash-dev python3
+	libpoppler-cpp-dev libcmark-dev libgumbo-dev libxxhash-dev python3 wrk chromium
 
 # Tests, the demo and the fuzzers read the shared data (models, tokenizers, golden outputs,
 # datasets) through these variables. Set them to use other folders; unset, they point at
@@ -50,7 +51,8 @@ ASAN_FLAGS := -O1 -g
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build test asan fuzz demo bench bench-generate bench-store bench-index clean
+.PHONY: all deps build test asan fuzz demo bench bench-generate bench-store bench-index \
+	bench-serve clean
 
 all: build
 
@@ -122,7 +124,8 @@ bench-store: build
 
 # The indexing issue's figures: SciFact's 5,183 abstracts as a folder of text files, indexed end to
 # end by `rag index` with the random-weight all-MiniLM-L6-v2 of `make bench` (documents/s,
-# tokens/s, the share of time spent embedding), then search latency p50/p99 per mode.
+# tokens/s, the share of time spent embedding), then `rag bench search`: the latency of SciFact's
+# 1,109 queries on that collection, p50/p99 per mode.
 bench-index: build
 	[ -f $(BENCH_MODEL)/model.safetensors ] || $(BUILD)/tools/ragkit_make_test_model \
 	  --source "$(RAGKIT_MODELS_DIR)/all-MiniLM-L6-v2" --out $(BENCH_MODEL) --seed 42
@@ -131,8 +134,24 @@ bench-index: build
 	rm -rf $(BUILD)/bench-scifact-db
 	$(BUILD)/cli/rag --threads $(BENCH_THREADS) index $(BUILD)/bench-scifact \
 	  --db $(BUILD)/bench-scifact-db --model $(BENCH_MODEL) --json
-	for mode in lexical dense hybrid; do $(BUILD)/cli/rag --threads $(BENCH_THREADS) eval beir \
-	  "$(RAGKIT_DATA_DIR)/scifact" --mode $$mode --model $(BENCH_MODEL); done
+	$(BUILD)/cli/rag --threads $(BENCH_THREADS) bench search --db $(BUILD)/bench-scifact-db \
+	  --queries "$(RAGKIT_DATA_DIR)/scifact/queries.jsonl"
+
+# The service's figures: `rag serve` over samples/handbook indexed with the random-weight
+# all-MiniLM-L6-v2 of `make bench`, loaded by wrk (2 threads, 100 connections, 60 s) with hybrid
+# searches (tools/wrk_search.lua): p50/p99 latency and requests/s.
+SERVE_PORT ?= 18080
+bench-serve: build
+	[ -f $(BENCH_MODEL)/model.safetensors ] || $(BUILD)/tools/ragkit_make_test_model \
+	  --source "$(RAGKIT_MODELS_DIR)/all-MiniLM-L6-v2" --out $(BENCH_MODEL) --seed 42
+	rm -rf $(BUILD)/bench-serve-db
+	$(BUILD)/cli/rag --threads $(BENCH_THREADS) index samples/handbook \
+	  --db $(BUILD)/bench-serve-db --model $(BENCH_MODEL) > /dev/null
+	$(BUILD)/cli/rag --threads $(BENCH_THREADS) serve --db $(BUILD)/bench-serve-db \
+	  --port $(SERVE_PORT) --http-threads 16 > $(BUILD)/bench-serve.log & pid=$$!; \
+	for i in $$(seq 300); do grep -q listening $(BUILD)/bench-serve.log && break; sleep 0.1; done; \
+	wrk -t2 -c100 -d60s -s tools/wrk_search.lua http://127.0.0.1:$(SERVE_PORT); status=$$?; \
+	kill -TERM $$pid; wait $$pid; exit $$status
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The ragkit demo (`make demo`): embeds a few sentences with `rag embed` and prints how similar
 # each pair is (cosine similarity), so you can see related sentences land close together; then
-# indexes the sample folder samples/handbook (`rag index`) and searches it twice (`rag search`).
+# indexes the sample folder samples/handbook (`rag index`), searches it twice (`rag search`) and
+# asks it a question (`rag ask`): extractively (the sources' best sentences), then with the tiny
+# real generator stories260K when $RAGKIT_MODELS_DIR has it ($RAGKIT_DEMO_GENERATOR overrides).
 #
 # Model, in this order:
 #   1. $RAGKIT_DEMO_MODEL, if set: any model `rag embed --model` accepts;
@@ -145,4 +147,25 @@ done
 if [ "$random_weights" -eq 1 ]; then
   echo "(random weights: hybrid search still finds these through its BM25 half; the dense half"
   echo " only means something with the trained weights)"
+fi
+
+# --- Ask it ------------------------------------------------------------------------------------
+question="How often are the signing keys rotated?"
+echo
+echo "\$ rag ask \"$question\" --db $db --extractive"
+"$rag" ask "$question" --db "$db" --extractive
+generator=${RAGKIT_DEMO_GENERATOR:-$RAGKIT_MODELS_DIR/stories260K/stories260K.gguf}
+if [ -f "$generator" ]; then
+  echo
+  echo "\$ rag ask \"$question\" --db $db --generator $generator --max-tokens 60"
+  "$rag" ask "$question" --db "$db" --generator "$generator" --max-tokens 60 --temperature 0
+  if [ -z "${RAGKIT_DEMO_GENERATOR:-}" ]; then
+    echo "(stories260K is a 260K-parameter model that only knows children's stories: the answer"
+    echo " is nonsense, but retrieval, the token budget, the prompt with numbered sources and the"
+    echo " streaming are real. RAGKIT_DEMO_GENERATOR=path/to/SmolLM2-360M-Instruct-Q8_0.gguf"
+    echo " make demo uses a real instruction-tuned model.)"
+  fi
+else
+  echo "(no generator at $generator: set RAGKIT_DEMO_GENERATOR to a .gguf chat model to see a"
+  echo " written answer)"
 fi

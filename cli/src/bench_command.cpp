@@ -1,6 +1,7 @@
 #include "bench_command.h"
 
 #include "bench_generate.h"
+#include "bench_search.h"
 #include "bench_store.h"
 
 #include <sys/resource.h>
@@ -223,10 +224,15 @@ Command add_bench_command(CLI::App& app) {
       "store", "Insert, search, delete and update random unit vectors in a collection; compare "
                "with a bare FAISS index of the same type");
   add_bench_store_options(*store, *store_opts);
+  auto search_opts = std::make_shared<BenchSearchOptions>();
+  CLI::App* search = bench->add_subcommand(
+      "search", "Query latency of an indexed collection per search mode (p50/p90/p99)");
+  add_bench_search_options(*search, *search_opts);
   Command cmd;
   cmd.app = bench;
-  cmd.run = [opts, gen_opts, generate, store_opts, store]() {
+  cmd.run = [opts, gen_opts, generate, store_opts, store, search_opts, search]() {
     if (store->parsed()) return run_bench_store(*store_opts);
+    if (search->parsed()) return run_bench_search(*search_opts);
     return generate->parsed() ? run_bench_generate(*gen_opts) : run_bench_embed(*opts);
   };
   return cmd;

@@ -123,6 +123,27 @@ Result<std::unique_ptr<retrieval::Collection>> open_collection_for_reading(const
   return retrieval::Collection::open(db, options);
 }
 
+Result<std::unique_ptr<embed::Encoder>> open_query_encoder(const std::string& db,
+                                                           const retrieval::Collection& collection,
+                                                           const std::string& model) {
+  const retrieval::CollectionStats stats = collection.stats();
+  if (stats.dimension == 0 || model == "none") return std::unique_ptr<embed::Encoder>();
+  std::string spec = model;
+  if (spec.empty()) {
+    Result<IndexSettings> settings = read_index_settings(db);
+    if (settings.ok()) spec = settings->model_path.empty() ? settings->model : settings->model_path;
+  }
+  if (spec.empty()) spec = kDefaultEmbeddingModel;
+  RAGKIT_ASSIGN_OR_RETURN(std::string path, resolve_model(spec));
+  RAGKIT_ASSIGN_OR_RETURN(std::unique_ptr<embed::Encoder> encoder, open_encoder(path));
+  if (!stats.model_id.empty() && encoder->model_id() != stats.model_id) {
+    return Status::invalid_argument("the collection in " + db + " was indexed with model " +
+                                    stats.model_id + ", not " + encoder->model_id() + " (" +
+                                    path + "); pass --model the model it was indexed with");
+  }
+  return encoder;
+}
+
 retrieval::Embedder make_embedder(embed::Encoder& encoder) {
   retrieval::Embedder e;
   e.model_id = encoder.model_id();
@@ -138,6 +159,44 @@ retrieval::Embedder make_embedder(embed::Encoder& encoder) {
   const size_t max_len = encoder.max_seq_length();
   e.max_tokens = max_len > specials ? max_len - specials : 0;
   return e;
+}
+
+retrieval::IndexOptions index_options_for(const std::string& db, const std::string& folder,
+                                          const IndexSettings& settings,
+                                          const retrieval::Embedder& embedder) {
+  retrieval::IndexOptions options;
+  options.path_prefix = key_prefix_for(db, folder);
+  // The collection folder itself may sit inside the indexed folder (the default ./.ragkit does
+  // when indexing "."); hidden entries are skipped anyway, but a --db without a dot is not.
+  const std::string db_key = key_prefix_for(db, db);
+  if (db_key.rfind(options.path_prefix, 0) == 0 && db_key.size() > options.path_prefix.size()) {
+    options.walk.exclude.push_back("/" + db_key.substr(options.path_prefix.size()));
+  }
+  if (settings.chunk_tokens > 0) options.chunk.chunk_tokens = settings.chunk_tokens;
+  options.chunk.overlap_sentences = settings.overlap_sentences;
+  options.chunk.max_tokens = embedder.max_tokens;
+  return options;
+}
+
+nlohmann::json index_summary_json(const retrieval::IndexSummary& s, const std::string& db) {
+  nlohmann::json skipped = nlohmann::json::array(), warnings = nlohmann::json::array();
+  for (const auto& issue : s.issues) {
+    nlohmann::json j = {{"path", issue.path}, {"reason", issue.reason}, {"detail", issue.detail}};
+    (issue.reason == "warning" ? warnings : skipped).push_back(std::move(j));
+  }
+  return {{"db", db},
+          {"added", s.added},
+          {"updated", s.updated},
+          {"removed", s.removed},
+          {"unchanged", s.unchanged},
+          {"skipped", skipped},
+          {"warnings", warnings},
+          {"chunks", s.chunks},
+          {"tokens", s.tokens},
+          {"seconds", s.seconds},
+          {"tokens_per_s", s.tokens_per_second()},
+          {"embed_seconds", s.embed_seconds},
+          {"store_seconds", s.store_seconds}};
 }
 
 }  // namespace ragkit::cli

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "ragkit/common/status.h"
@@ -51,7 +52,28 @@ std::string key_prefix_for(const std::string& db, const std::string& folder);
 // Opens the collection in `db` for searching; a missing one is an error that says to index first.
 Result<std::unique_ptr<retrieval::Collection>> open_collection_for_reading(const std::string& db);
 
+// The embedding model that embeds queries for the collection in `db`: `model` when given (a
+// path or short name), else the one rag.json records, else the default; checked against the
+// model id the collection stores (a mismatch names both). Null for a lexical-only collection
+// or `model` "none" (lexical search only).
+Result<std::unique_ptr<embed::Encoder>> open_query_encoder(const std::string& db,
+                                                           const retrieval::Collection& collection,
+                                                           const std::string& model);
+
 // The indexer's view of an encoder (which must outlive it).
 retrieval::Embedder make_embedder(embed::Encoder& encoder);
+
+// The options `rag index FOLDER` runs index_folder with (and `rag serve` for a folder it is
+// asked to index): documents keyed by the folder's place under key_base(db), the collection
+// folder itself left out when it lies inside, the chunking of `settings` within the embedder's
+// limit. Exclusions and the file size limit are the caller's to add.
+retrieval::IndexOptions index_options_for(const std::string& db, const std::string& folder,
+                                          const IndexSettings& settings,
+                                          const retrieval::Embedder& embedder);
+
+// What `rag index --json` prints: {"db", "added", "updated", "removed", "unchanged", "skipped":
+// [{"path", "reason", "detail"}], "warnings": [...], "chunks", "tokens", "seconds",
+// "tokens_per_s", "embed_seconds", "store_seconds"}.
+nlohmann::json index_summary_json(const retrieval::IndexSummary& summary, const std::string& db);
 
 }  // namespace ragkit::cli

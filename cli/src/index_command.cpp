@@ -65,27 +65,6 @@ class ProgressPrinter {
   Clock::time_point last_;
 };
 
-nlohmann::json summary_json(const IndexSummary& s, const std::string& db) {
-  nlohmann::json skipped = nlohmann::json::array(), warnings = nlohmann::json::array();
-  for (const auto& issue : s.issues) {
-    nlohmann::json j = {{"path", issue.path}, {"reason", issue.reason}, {"detail", issue.detail}};
-    (issue.reason == "warning" ? warnings : skipped).push_back(std::move(j));
-  }
-  return {{"db", db},
-          {"added", s.added},
-          {"updated", s.updated},
-          {"removed", s.removed},
-          {"unchanged", s.unchanged},
-          {"skipped", skipped},
-          {"warnings", warnings},
-          {"chunks", s.chunks},
-          {"tokens", s.tokens},
-          {"seconds", s.seconds},
-          {"tokens_per_s", s.tokens_per_second()},
-          {"embed_seconds", s.embed_seconds},
-          {"store_seconds", s.store_seconds}};
-}
-
 void print_summary(const IndexSummary& s, const std::string& folder, const std::string& db) {
   std::printf("indexed %s into %s in %.2f s\n", folder.c_str(), db.c_str(), s.seconds);
   std::printf("  added %llu, updated %llu, removed %llu, unchanged %llu, skipped %llu\n",
@@ -135,19 +114,9 @@ int run_index(const IndexArgs& a) {
   if (!encoder.ok()) return report_error(encoder.status());
   retrieval::Embedder embedder = make_embedder(**encoder);
 
-  retrieval::IndexOptions options;
-  options.path_prefix = key_prefix_for(a.db, a.folder);
-  options.walk.exclude = a.exclude;
+  retrieval::IndexOptions options = index_options_for(a.db, a.folder, settings, embedder);
+  options.walk.exclude.insert(options.walk.exclude.begin(), a.exclude.begin(), a.exclude.end());
   options.walk.max_file_bytes = a.max_file_mb << 20;
-  // The collection folder itself may sit inside the indexed folder (the default ./.ragkit does
-  // when indexing "."); hidden entries are skipped anyway, but a --db without a dot is not.
-  const std::string db_key = key_prefix_for(a.db, a.db);
-  if (db_key.rfind(options.path_prefix, 0) == 0 && db_key.size() > options.path_prefix.size()) {
-    options.walk.exclude.push_back("/" + db_key.substr(options.path_prefix.size()));
-  }
-  options.chunk.chunk_tokens = a.chunk_tokens;
-  options.chunk.overlap_sentences = a.overlap;
-  options.chunk.max_tokens = embedder.max_tokens;
   if (a.chunk_tokens == 0 || a.chunk_tokens > embedder.max_tokens) {
     return report_error("--chunk-tokens " + std::to_string(a.chunk_tokens) + " is outside 1.." +
                         std::to_string(embedder.max_tokens) + " (the model's " +
@@ -178,7 +147,7 @@ int run_index(const IndexArgs& a) {
   if (!flushed.ok()) return report_error(flushed);
 
   if (a.json) {
-    std::printf("%s\n", summary_json(*summary, a.db).dump(2).c_str());
+    std::printf("%s\n", index_summary_json(*summary, a.db).dump(2).c_str());
   } else {
     print_summary(*summary, a.folder, a.db);
   }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "ask_command.h"
 #include "bench_command.h"
 #include "cli_util.h"
 #include "embed_command.h"
@@ -16,6 +17,7 @@
 #include "index_command.h"
 #include "quantize_command.h"
 #include "search_command.h"
+#include "serve_command.h"
 #include "tokenize_command.h"
 
 namespace ragkit::cli {
@@ -29,12 +31,15 @@ constexpr AddCommand kCommands[] = {
     add_index_command,
     add_search_command,
     add_docs_command,
+    add_ask_command,
+    add_chat_command,
     add_eval_command,
     add_embed_command,
     add_tokenize_command,
     add_generate_command,
     add_quantize_command,
     add_bench_command,
+    add_serve_command,
 };
 
 int run(int argc, char** argv) {

@@ -11,14 +11,13 @@
 #include <vector>
 
 #include "collection_util.h"
+#include "ragkit/rag/json.h"
+#include "ragkit/rag/retriever.h"
 #include "ragkit/retrieval/collection.h"
 #include "ragkit/retrieval/text_analyzer.h"
 
 namespace ragkit::cli {
 namespace {
-
-using retrieval::ChunkRecord;
-using retrieval::SearchHit;
 
 struct SearchArgs {
   std::string query;
@@ -102,98 +101,52 @@ std::string indented(std::string_view text) {
   return out;
 }
 
-std::string location_of(const SearchHit& hit, const ChunkRecord& chunk) {
-  std::string loc = hit.path;
-  const auto& l = chunk.location;
-  if (l.line_begin > 0) {
-    loc += ":" + std::to_string(l.line_begin);
-    if (l.line_end > l.line_begin) loc += "-" + std::to_string(l.line_end);
-  }
-  if (l.page > 0) loc += " (page " + std::to_string(l.page) + ")";
-  return loc;
-}
-
 int run_search(const SearchArgs& a) {
   auto collection = open_collection_for_reading(a.db);
   if (!collection.ok()) return report_error(collection.status());
-
-  std::unique_ptr<embed::Encoder> encoder;
-  std::vector<float> query_vector;
-  if (a.mode != "lexical" && (*collection)->stats().dimension == 0) {
+  Result<rag::SearchMode> mode = rag::parse_search_mode(a.mode);
+  if (!mode.ok()) return report_error(mode.status());
+  if (*mode != rag::SearchMode::kLexical && (*collection)->stats().dimension == 0) {
     return report_error("the collection in " + a.db + " is lexical-only (made without an "
                         "embedding model): use --mode lexical");
   }
-  if (a.mode != "lexical") {
-    std::string model = a.model;
-    if (model.empty()) {
-      auto settings = read_index_settings(a.db);
-      if (settings.ok()) model = settings->model_path.empty() ? settings->model : settings->model_path;
-    }
-    if (model.empty()) model = kDefaultEmbeddingModel;
-    auto path = resolve_model(model);
-    if (!path.ok()) return report_error(path.status());
-    auto opened = open_encoder(*path);
+  std::unique_ptr<embed::Encoder> encoder;
+  if (*mode != rag::SearchMode::kLexical) {
+    auto opened = open_query_encoder(a.db, **collection, a.model);
     if (!opened.ok()) return report_error(opened.status());
     encoder = std::move(*opened);
-    const auto stats = (*collection)->stats();
-    if (!stats.model_id.empty() && encoder->model_id() != stats.model_id) {
-      return report_error("the collection in " + a.db + " was indexed with model " +
-                          stats.model_id + ", not " + encoder->model_id() +
-                          " (" + *path + "); pass --model the model it was indexed with");
-    }
-    auto embedded = encoder->embed(std::span(&a.query, 1));
-    if (!embedded.ok()) return report_error(embedded.status());
-    query_vector = std::move(embedded->vectors);
   }
-
-  retrieval::SearchFilter filter;
-  filter.path_glob = a.path_glob;
-  Result<std::vector<SearchHit>> hits = Status::internal("unreachable");
-  if (a.mode == "dense") {
-    hits = (*collection)->search_dense(query_vector, a.k, filter);
-  } else if (a.mode == "lexical") {
-    hits = (*collection)->search_lexical(a.query, a.k, filter);
-  } else {
-    hits = (*collection)->search_hybrid(a.query, query_vector, a.k, filter);
+  const rag::Retriever retriever(**collection, encoder.get());
+  rag::RetrieveOptions options;
+  options.k = a.k;
+  options.mode = *mode;
+  options.filter.path_glob = a.path_glob;
+  Result<std::vector<rag::Passage>> passages = retriever.retrieve(a.query, options);
+  if (!passages.ok()) return report_error(passages.status());
+  if (a.json) {
+    std::printf("%s\n", rag::search_results_json(*passages, *mode).dump(2).c_str());
+    return finish_output();
   }
-  if (!hits.ok()) return report_error(hits.status());
 
   auto analyzer = retrieval::TextAnalyzer::create();
   if (!analyzer.ok()) return report_error(analyzer.status());
   std::vector<std::string> terms;
   (*analyzer)->analyze(a.query, terms);
   const std::set<std::string> query_terms(terms.begin(), terms.end());
+  std::vector<float> query_vector;
+  if (encoder) {
+    auto embedded = retriever.embed_query(a.query);
+    if (embedded.ok()) query_vector = std::move(*embedded);
+  }
 
   const bool tty = isatty(STDOUT_FILENO) != 0;
-  nlohmann::json results = nlohmann::json::array();
-  for (size_t i = 0; i < hits->size(); ++i) {
-    const SearchHit& hit = (*hits)[i];
-    auto chunk = (*collection)->chunk(hit.chunk_id);
-    if (!chunk.ok()) return report_error(chunk.status());
-    const auto& l = chunk->location;
-    if (a.json) {
-      results.push_back({{"rank", i + 1},
-                         {"score", hit.score},
-                         {"path", hit.path},
-                         {"chunk_id", hit.chunk_id},
-                         {"start_line", l.line_begin},
-                         {"end_line", l.line_end},
-                         {"page", l.page},
-                         {"heading", l.heading_path},
-                         {"text", chunk->text}});
-      if (a.mode == "hybrid") {
-        results.back()["dense_rank"] = hit.dense_rank;
-        results.back()["dense_score"] = hit.dense_score;
-        results.back()["lexical_rank"] = hit.lexical_rank;
-        results.back()["lexical_score"] = hit.lexical_score;
-      }
-      continue;
-    }
-    std::printf("%s%zu. %.4f  %s%s", tty ? "\033[1m" : "", i + 1, hit.score,
-                location_of(hit, *chunk).c_str(), tty ? "\033[0m" : "");
-    if (!l.heading_path.empty()) std::printf("  [%s]", l.heading_path.c_str());
+  for (size_t i = 0; i < passages->size(); ++i) {
+    const rag::Passage& p = (*passages)[i];
+    std::printf("%s%zu. %.4f  %s%s", tty ? "\033[1m" : "", i + 1, p.score,
+                rag::passage_location(p).c_str(), tty ? "\033[0m" : "");
+    if (!p.location.heading_path.empty()) std::printf("  [%s]", p.location.heading_path.c_str());
     std::printf("\n");
-    const std::string& text = chunk->text;
+    const std::string& text = p.text;
     if (tty) {
       const auto [b, e] = best_sentence(text, query_terms, **analyzer, encoder.get(), query_vector);
       std::printf("%s\033[1;33m%s\033[0m%s\n\n", indented(text.substr(0, b)).c_str(),
@@ -203,11 +156,7 @@ int run_search(const SearchArgs& a) {
       std::printf("%s\n\n", indented(text).c_str());
     }
   }
-  if (a.json) {
-    std::printf("%s\n", nlohmann::json({{"results", results}}).dump(2).c_str());
-  } else if (hits->empty()) {
-    std::printf("no results\n");
-  }
+  if (passages->empty()) std::printf("no results\n");
   return finish_output();
 }
 
@@ -216,17 +165,7 @@ int run_docs(const std::string& db, bool json) {
   if (!collection.ok()) return report_error(collection.status());
   const auto docs = (*collection)->documents();
   if (json) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& d : docs) {
-      out.push_back({{"path", d.path},
-                     {"type", d.file_type},
-                     {"chunks", d.chunk_count},
-                     {"bytes", d.size_bytes},
-                     {"mtime_ns", d.mtime_ns},
-                     {"title", d.title},
-                     {"content_hash", d.content_hash}});
-    }
-    std::printf("%s\n", nlohmann::json({{"documents", out}}).dump(2).c_str());
+    std::printf("%s\n", rag::documents_json(docs).dump(2).c_str());
     return finish_output();
   }
   uint64_t chunks = 0;
