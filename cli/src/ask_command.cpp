@@ -109,16 +109,7 @@ Status answer_one(Session& s, const AskArgs& a, const std::string& question,
   const bool tty = isatty(STDOUT_FILENO) != 0;
   bool write_failed = false;
   rag::AnswerCallback stream;
-  if (!a.json) {
-    stream = [&write_failed](std::string_view piece) {
-      if (std::fwrite(piece.data(), 1, piece.size(), stdout) != piece.size() ||
-          std::fflush(stdout) != 0) {
-        write_failed = true;  // a closed pipe: stop generating
-        return false;
-      }
-      return true;
-    };
-  }
+  if (!a.json) stream = stdout_streamer(write_failed);
   RAGKIT_ASSIGN_OR_RETURN(rag::Answer answer, s.answerer->ask(question, a.options, stream));
   if (write_failed) return Status::io_error("writing to stdout failed");
   if (a.json) {

@@ -129,6 +129,17 @@ Result<std::unique_ptr<embed::Model>> open_model(const std::string& model_path) 
   return open_with_hints<embed::Model>(model_path, [&] { return embed::Model::load(model_path); });
 }
 
+std::function<bool(std::string_view)> stdout_streamer(bool& write_failed) {
+  return [&write_failed](std::string_view piece) {
+    if (std::fwrite(piece.data(), 1, piece.size(), stdout) != piece.size() ||
+        std::fflush(stdout) != 0) {
+      write_failed = true;
+      return false;
+    }
+    return true;
+  };
+}
+
 Status flush_stdout() {
   if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
     return Status::io_error("writing to stdout failed");

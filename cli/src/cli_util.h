@@ -55,6 +55,10 @@ Result<std::unique_ptr<embed::Encoder>> open_encoder(const std::string& model_pa
 // tokenizer) rather than an encoder.
 Result<std::unique_ptr<embed::Model>> open_model(const std::string& model_path);
 
+// A text callback (generated text as it forms) that writes each piece to stdout and flushes; a
+// failed write (a closed pipe) sets `write_failed` and asks the generator to stop.
+std::function<bool(std::string_view)> stdout_streamer(bool& write_failed);
+
 // Flushes stdout; a failed write (disk full, closed pipe) becomes an error instead of exit 0.
 Status flush_stdout();
 // The last step of a command that printed its result: flushes stdout and returns the exit code,

@@ -84,16 +84,7 @@ int run_generate(GenerateArgs& args) {
 
   bool write_failed = false;
   embed::TextCallback stream;
-  if (!args.json) {
-    stream = [&write_failed](std::string_view piece) {
-      if (std::fwrite(piece.data(), 1, piece.size(), stdout) != piece.size() ||
-          std::fflush(stdout) != 0) {
-        write_failed = true;  // a closed pipe: stop generating
-        return false;
-      }
-      return true;
-    };
-  }
+  if (!args.json) stream = stdout_streamer(write_failed);
   Result<embed::Generation> result = (*generator)->generate(ids, args.sampling, stream);
   if (!result.ok()) return report_error(result.status());
   if (write_failed) return report_error("writing to stdout failed");

@@ -1,5 +1,7 @@
 #include "ragkit/rag/retriever.h"
 
+#include <exception>
+
 namespace ragkit::rag {
 
 Retriever::Retriever(const retrieval::Collection& collection, embed::Encoder* encoder)
@@ -7,10 +9,53 @@ Retriever::Retriever(const retrieval::Collection& collection, embed::Encoder* en
 
 Result<std::vector<float>> Retriever::embed_texts(std::span<const std::string> texts) const {
   if (encoder_ == nullptr || texts.empty()) return std::vector<float>{};
-  std::lock_guard<std::mutex> lock(encoder_mutex_);
-  Result<embed::EmbedResult> embedded = encoder_->embed(texts);
-  if (!embedded.ok()) return embedded.status();
-  return std::move(embedded->vectors);
+  PendingTexts mine;
+  mine.texts = texts;
+  std::unique_lock<std::mutex> lock(batch_mutex_);
+  waiting_.push_back(&mine);
+  while (!mine.done) {
+    if (embedding_) {
+      batch_done_.wait(lock);
+      continue;
+    }
+    // The encoder is idle: embed what is waiting (this caller's texts among them) in one batch.
+    embedding_ = true;
+    std::vector<PendingTexts*> batch;
+    size_t n_texts = 0;
+    while (!waiting_.empty() &&
+           (batch.empty() || n_texts + waiting_.front()->texts.size() <= kMaxBatchTexts)) {
+      batch.push_back(waiting_.front());
+      n_texts += waiting_.front()->texts.size();
+      waiting_.pop_front();
+    }
+    lock.unlock();
+    std::vector<std::string> joined;
+    joined.reserve(n_texts);
+    for (const PendingTexts* p : batch) joined.insert(joined.end(), p->texts.begin(), p->texts.end());
+    Result<embed::EmbedResult> embedded = Status::internal("the encoder did not run");
+    try {
+      embedded = encoder_->embed(joined);
+    } catch (const std::exception& e) {  // bad_alloc: fail these callers, not the next batch
+      embedded = Status::internal(std::string("embedding failed: ") + e.what());
+    }
+    lock.lock();
+    size_t at = 0;
+    for (PendingTexts* p : batch) {
+      if (embedded.ok()) {
+        const size_t dim = embedded->dim;
+        p->vectors.assign(embedded->vectors.begin() + at * dim,
+                          embedded->vectors.begin() + (at + p->texts.size()) * dim);
+        at += p->texts.size();
+      } else {
+        p->status = embedded.status();
+      }
+      p->done = true;
+    }
+    embedding_ = false;
+    batch_done_.notify_all();
+  }
+  if (!mine.status.ok()) return mine.status;
+  return std::move(mine.vectors);
 }
 
 Result<std::vector<float>> Retriever::embed_query(std::string_view query) const {

@@ -41,19 +41,11 @@ void send(Poco::Net::HTTPClientSession& session, const std::string& method,
   out << body;
 }
 
-}  // namespace
-
-nlohmann::json HttpReply::json() const {
-  return nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-}
-
-HttpReply http_request(int port, const std::string& method, const std::string& path,
-                       const std::string& body, const std::map<std::string, std::string>& headers) {
+// Reads the response to the request just sent into `reply`; a client-side failure (refused,
+// reset, timed out) becomes the body "client error: ..." with status 0.
+HttpReply receive(Poco::Net::HTTPClientSession& session) {
   HttpReply reply;
   try {
-    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
-    session.setTimeout(Poco::Timespan(60, 0));
-    send(session, method, path, body, headers);
     Poco::Net::HTTPResponse response;
     std::istream& in = session.receiveResponse(response);
     reply.status = static_cast<int>(response.getStatus());
@@ -63,6 +55,24 @@ HttpReply http_request(int port, const std::string& method, const std::string& p
     reply.body = "client error: " + e.displayText();
   }
   return reply;
+}
+
+}  // namespace
+
+nlohmann::json HttpReply::json() const {
+  return nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+}
+
+HttpReply http_request(int port, const std::string& method, const std::string& path,
+                       const std::string& body, const std::map<std::string, std::string>& headers) {
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+  session.setTimeout(Poco::Timespan(60, 0));
+  try {
+    send(session, method, path, body, headers);
+  } catch (const Poco::Exception& e) {
+    return {.body = "client error: " + e.displayText()};
+  }
+  return receive(session);
 }
 
 std::vector<HttpReply> http_requests_on_one_connection(int port,
@@ -72,40 +82,30 @@ std::vector<HttpReply> http_requests_on_one_connection(int port,
   session.setTimeout(Poco::Timespan(60, 0));
   session.setKeepAlive(true);
   for (const HttpCall& call : calls) {
-    HttpReply& reply = replies.emplace_back();
     try {
       send(session, call.method, call.path, call.body, call.headers);
-      Poco::Net::HTTPResponse response;
-      std::istream& in = session.receiveResponse(response);
-      reply.status = static_cast<int>(response.getStatus());
-      for (const auto& [name, value] : response) reply.headers[lower(name)] = value;
-      Poco::StreamCopier::copyToString(in, reply.body);
     } catch (const Poco::Exception& e) {
-      reply.body = "client error: " + e.displayText();
+      replies.push_back({.body = "client error: " + e.displayText()});
+      continue;
     }
+    replies.push_back(receive(session));
   }
   return replies;
 }
 
 HttpReply http_request_declaring_body(int port, const std::string& method, const std::string& path,
                                       size_t content_length) {
-  HttpReply reply;
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+  session.setTimeout(Poco::Timespan(60, 0));
   try {
-    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
-    session.setTimeout(Poco::Timespan(60, 0));
     Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
     request.setContentType("application/json");
     request.setContentLength(static_cast<std::streamsize>(content_length));
     session.sendRequest(request);
-    Poco::Net::HTTPResponse response;
-    std::istream& in = session.receiveResponse(response);
-    reply.status = static_cast<int>(response.getStatus());
-    for (const auto& [name, value] : response) reply.headers[lower(name)] = value;
-    Poco::StreamCopier::copyToString(in, reply.body);
   } catch (const Poco::Exception& e) {
-    reply.body = "client error: " + e.displayText();
+    return {.body = "client error: " + e.displayText()};
   }
-  return reply;
+  return receive(session);
 }
 
 SseReply http_sse(int port, const std::string& path, const nlohmann::json& body,

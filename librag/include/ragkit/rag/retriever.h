@@ -5,11 +5,16 @@
 // lexical-only collection, every search is lexical and `dense_available()` says so.
 //
 // Thread-safety: retrieve() may be called from any number of threads at once. Searches run
-// concurrently (Collection's const methods do); query embeddings are serialised on an internal
-// mutex, since an Encoder runs one batch at a time (a query takes about a millisecond).
+// concurrently (Collection's const methods do). An Encoder runs one batch at a time, so texts to
+// embed are batched across threads: the first caller to find the encoder idle embeds everything
+// that is waiting in one batch (up to kMaxBatchTexts texts) while later callers queue up for the
+// next one. Under load many queries share one forward pass instead of waiting for each other's,
+// which is what lets a server answer hundreds of searches a second.
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
+#include <deque>
 #include <mutex>
 #include <span>
 #include <string>
@@ -32,6 +37,9 @@ struct RetrieveOptions {
 
 class Retriever {
  public:
+  // Most texts embedded in one batch across callers.
+  static constexpr size_t kMaxBatchTexts = 256;
+
   // `encoder` may be null (lexical search only).
   Retriever(const retrieval::Collection& collection, embed::Encoder* encoder);
 
@@ -54,9 +62,20 @@ class Retriever {
   embed::Encoder* encoder() const { return encoder_; }
 
  private:
+  // Texts of one caller waiting for the encoder; filled in by whoever embeds them.
+  struct PendingTexts {
+    std::span<const std::string> texts;
+    std::vector<float> vectors;
+    Status status;
+    bool done = false;
+  };
+
   const retrieval::Collection& collection_;
   embed::Encoder* encoder_;
-  mutable std::mutex encoder_mutex_;
+  mutable std::mutex batch_mutex_;
+  mutable std::condition_variable batch_done_;
+  mutable std::deque<PendingTexts*> waiting_;
+  mutable bool embedding_ = false;
 };
 
 }  // namespace ragkit::rag
