@@ -19,6 +19,8 @@
 #   markdown_loader_fuzz, html_loader_fuzz, pdf_loader_fuzz, chunker_fuzz
 #                     small documents of their format written by python3 below (the PDFs with
 #                     hand-computed xref offsets); chunker_fuzz's start with its 3 option bytes
+#   hub_metadata_fuzz a few Hub metadata replies (api/models/.../revision/...?blobs=true) written
+#                     by python3 below
 #   anything else     starts from an empty corpus
 # Reproducers are kept in <build>/fuzz-artifacts/ so a failure can be replayed:
 #   <build>/.../gguf_fuzz <build>/fuzz-artifacts/gguf_fuzz-crash-<hash>
@@ -197,6 +199,28 @@ for i, s in enumerate(seeds):
 EOF
 }
 
+seed_hub_metadata() {  # $1: corpus folder
+  python3 - "$1" <<'EOF'
+import json, os, sys
+replies = [
+    {"id": "sentence-transformers/all-MiniLM-L6-v2", "sha": "c9745ed1d9f207416be6d2e6f8de32d1f16199bf",
+     "siblings": [{"rfilename": "config.json", "size": 612,
+                   "blobId": "72b987fd805cfa2b58c4c8c952b274a11bfd5a00"},
+                  {"rfilename": "model.safetensors", "size": 90868376,
+                   "blobId": "a3d2a9c5e4f6b7c8d9e0f1a2b3c4d5e6f7a8b9c0",
+                   "lfs": {"sha256": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+                           "size": 90868376}},
+                  {"rfilename": "1_Pooling/config.json", "size": 190,
+                   "blobId": "d1514c3162bbe87b343f565fadc62e6c06f04f03"}]},
+    {"sha": "0" * 40, "siblings": []},
+    {"sha": "abc", "siblings": [{"rfilename": "../escape", "size": -1}]},
+]
+for i, r in enumerate(replies):
+    with open(os.path.join(sys.argv[1], "reply-%02d" % i), "w") as f:
+        json.dump(r, f)
+EOF
+}
+
 seed_corpus() {  # $1: fuzzer name, $2: corpus folder, $3: fuzzer binary
   case "$1" in
     gguf_fuzz) seed_gguf "$2" ;;
@@ -210,6 +234,7 @@ seed_corpus() {  # $1: fuzzer name, $2: corpus folder, $3: fuzzer binary
     html_loader_fuzz) seed_documents "$2" html ;;
     pdf_loader_fuzz) seed_documents "$2" pdf ;;
     chunker_fuzz) seed_documents "$2" chunker ;;
+    hub_metadata_fuzz) seed_hub_metadata "$2" ;;
     *) ;;
   esac
 }

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "collection_util.h"
 #include "ragkit/common/thread_pool.h"
 
 namespace ragkit::cli {
@@ -22,6 +23,10 @@ int report_error(std::string_view message) {
 
 void report_warning(std::string_view message) {
   std::fprintf(stderr, "rag: warning: %.*s\n", static_cast<int>(message.size()), message.data());
+}
+
+void report_note(std::string_view message) {
+  std::fprintf(stderr, "rag: note: %.*s\n", static_cast<int>(message.size()), message.data());
 }
 
 void add_model_option(CLI::App& command, std::string& model, const std::string& description) {
@@ -119,13 +124,15 @@ Result<std::unique_ptr<T>> open_with_hints(const std::string& model_path, Open o
 
 }  // namespace
 
-Result<std::unique_ptr<embed::Encoder>> open_encoder(const std::string& model_path,
+Result<std::unique_ptr<embed::Encoder>> open_encoder(const std::string& model,
                                                      const embed::EncoderOptions& options) {
+  RAGKIT_ASSIGN_OR_RETURN(const std::string model_path, resolve_model(model));
   return open_with_hints<embed::Encoder>(
       model_path, [&] { return embed::Encoder::open(model_path, options); });
 }
 
-Result<std::unique_ptr<embed::Model>> open_model(const std::string& model_path) {
+Result<std::unique_ptr<embed::Model>> open_model(const std::string& model) {
+  RAGKIT_ASSIGN_OR_RETURN(const std::string model_path, resolve_model(model));
   return open_with_hints<embed::Model>(model_path, [&] { return embed::Model::load(model_path); });
 }
 

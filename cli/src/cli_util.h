@@ -30,6 +30,8 @@ int report_error(const Status& status);
 int report_error(std::string_view message);
 // Prints "rag: warning: <message>" to stderr.
 void report_warning(std::string_view message);
+// Prints "rag: note: <message>" to stderr: what a command chose for the user, and how to change it.
+void report_note(std::string_view message);
 
 // Adds the required `-m,--model PATH` option of a command that loads a model.
 void add_model_option(CLI::App& command, std::string& model, const std::string& description);
@@ -46,14 +48,15 @@ Result<std::vector<std::string>> read_texts(const std::vector<std::string>& args
 // The whole of stdin as one text.
 Result<std::string> read_stdin();
 
-// Encoder::open with a message that names the path and says what --model expects when the path
-// does not exist or is not a model.
-Result<std::unique_ptr<embed::Encoder>> open_encoder(const std::string& model_path,
+// Encoder::open of `model`, a path or a name resolve_model() (collection_util.h) finds in (or
+// pulls into) the model cache, with a message that names the path and says what --model expects
+// when it does not exist or is not a model.
+Result<std::unique_ptr<embed::Encoder>> open_encoder(const std::string& model,
                                                      const embed::EncoderOptions& options = {});
 
-// Model::load with the same messages: for commands that need the model itself (a generator, a
-// tokenizer) rather than an encoder.
-Result<std::unique_ptr<embed::Model>> open_model(const std::string& model_path);
+// Model::load with the same resolution and messages: for commands that need the model itself (a
+// generator, a tokenizer) rather than an encoder.
+Result<std::unique_ptr<embed::Model>> open_model(const std::string& model);
 
 // A text callback (generated text as it forms) that writes each piece to stdout and flushes; a
 // failed write (a closed pipe) sets `write_failed` and asks the generator to stop.

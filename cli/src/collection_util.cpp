@@ -7,7 +7,10 @@
 #include <vector>
 
 #include "cli_util.h"
+#include "models_command.h"
+#include "ragkit/common/atomic_file.h"
 #include "ragkit/common/mapped_file.h"
+#include "ragkit/hub/model_cache.h"
 
 namespace ragkit::cli {
 namespace {
@@ -15,19 +18,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kSettingsFile = "rag.json";
-
-std::vector<fs::path> model_search_dirs() {
-  std::vector<fs::path> dirs;
-  if (const char* models = std::getenv("RAGKIT_MODELS_DIR"); models && *models) {
-    dirs.emplace_back(models);
-  }
-  if (const char* cache = std::getenv("XDG_CACHE_HOME"); cache && *cache) {
-    dirs.push_back(fs::path(cache) / "ragkit" / "models");
-  } else if (const char* home = std::getenv("HOME"); home && *home) {
-    dirs.push_back(fs::path(home) / ".cache" / "ragkit" / "models");
-  }
-  return dirs;
-}
 
 fs::path absolute_normal(const std::string& path) {
   std::error_code ec;
@@ -42,21 +32,40 @@ Result<std::string> resolve_model(const std::string& spec) {
   if (spec.empty()) return Status::invalid_argument("--model is empty");
   if (fs::exists(spec, ec)) return spec;
   const bool short_name = spec.find('/') == std::string::npos;
-  if (!short_name) {
-    return Status::not_found(spec + ": no such model file or directory");
+  const bool repo = hub::is_repo_id(spec);
+  if (!short_name && !repo) {
+    return Status::not_found(spec + ": no such file or directory, nor a Hub repo (org/name)");
   }
+  const std::string name = repo ? hub::model_name_for_repo(spec) : spec;
+  const hub::KnownModel* known = hub::find_known_model(name);
   std::string looked;
-  for (const fs::path& dir : model_search_dirs()) {
-    for (const fs::path& candidate : {dir / spec, dir / (spec + ".gguf")}) {
-      if (fs::exists(candidate, ec)) return candidate.string();
+  for (const fs::path& dir : hub::model_search_dirs()) {
+    for (const fs::path& candidate : {dir / name, dir / (name + ".gguf")}) {
+      // A folder with .part files is a pull that stopped midway: pull again (it resumes).
+      const bool unfinished = (repo || known) && hub::has_partial_download(candidate);
+      if (fs::exists(candidate, ec) && !unfinished) {
+        return hub::loadable_model_path(candidate).string();
+      }
       looked += "\n  " + candidate.string();
     }
   }
-  return Status::not_found("model '" + spec + "' not found; looked for:" +
-                           (looked.empty() ? std::string("\n  (no folder: set RAGKIT_MODELS_DIR)")
-                                           : looked) +
-                           "\nPass --model a .gguf file or a Hugging Face model folder, or put "
-                           "the model in one of those places.");
+  if (!repo && known == nullptr) {
+    return Status::not_found("model '" + spec + "' not found; looked for:" + looked +
+                             "\nPass --model a .gguf file or a Hugging Face model folder, put "
+                             "the model in one of those places, or name a Hub repo (org/name) "
+                             "to download it.");
+  }
+  // Not here yet: fetch it from the Hub (where the network is allowed).
+  const std::string repo_id = repo ? spec : std::string(known->repo);
+  std::vector<std::string> patterns;
+  if (known != nullptr && known->repo == repo_id) {
+    patterns.assign(known->file_patterns.begin(), known->file_patterns.end());
+  }
+  Result<std::string> pulled = pull_into_cache(repo_id, "main", patterns);
+  if (pulled.ok()) return hub::loadable_model_path(*pulled).string();
+  return Status::not_found("model '" + spec + "' is not in the model cache and could not be " +
+                           "downloaded from " + repo_id + ": " + pulled.status().message() +
+                           "\n" + manual_install_instructions(repo_id));
 }
 
 Result<IndexSettings> read_index_settings(const std::string& db) {
@@ -83,17 +92,7 @@ Status write_index_settings(const std::string& db, const IndexSettings& s) {
                             {"chunk_tokens", s.chunk_tokens},
                             {"overlap_sentences", s.overlap_sentences},
                             {"index_type", s.index_type}};
-  const fs::path path = fs::path(db) / kSettingsFile;
-  const fs::path tmp = fs::path(db) / (std::string(kSettingsFile) + ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump(2) << "\n";
-    if (!out) return Status::io_error(tmp.string() + ": cannot write");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return Status::io_error(path.string() + ": " + ec.message());
-  return Status();
+  return write_file_atomically((fs::path(db) / kSettingsFile).string(), j.dump(2) + "\n");
 }
 
 std::string key_base(const std::string& db) { return absolute_normal(db).parent_path().string(); }
@@ -127,7 +126,7 @@ Result<std::unique_ptr<embed::Encoder>> open_query_encoder(const std::string& db
                                                            const retrieval::Collection& collection,
                                                            const std::string& model) {
   const retrieval::CollectionStats stats = collection.stats();
-  if (stats.dimension == 0 || model == "none") return std::unique_ptr<embed::Encoder>();
+  if (stats.dimension == 0 || model == kNoModel) return std::unique_ptr<embed::Encoder>();
   std::string spec = model;
   if (spec.empty()) {
     Result<IndexSettings> settings = read_index_settings(db);

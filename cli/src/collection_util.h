@@ -15,6 +15,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "ragkit/common/status.h"
 #include "ragkit/embed/encoder.h"
@@ -25,11 +26,16 @@ namespace ragkit::cli {
 
 inline constexpr const char* kDefaultDb = ".ragkit";
 inline constexpr const char* kDefaultEmbeddingModel = "all-MiniLM-L6-v2";
+// `--model none`: no embedding model; a lexical-only (BM25) collection.
+inline constexpr std::string_view kNoModel = "none";
 
 // A model named on the command line: an existing file or directory is taken as is; a short name
-// ("all-MiniLM-L6-v2", "bge-small-en-v1.5") is looked up as a folder or a .gguf file in
-// $RAGKIT_MODELS_DIR, then in the user's cache ($XDG_CACHE_HOME/ragkit/models, else
-// ~/.cache/ragkit/models). The error lists every place it looked.
+// ("all-MiniLM-L6-v2", "bge-small-en-v1.5") or a Hub repo ("BAAI/bge-small-en-v1.5", found by
+// its last segment) is looked up as a folder or a .gguf file in $RAGKIT_MODELS_DIR, then in the
+// user's cache ($XDG_CACHE_HOME/ragkit/models, else ~/.cache/ragkit/models). A repo or a short
+// name ragkit knows (libhub's known_models()) that is not there is pulled from the Hub into the
+// cache; when it cannot be (RAGKIT_OFFLINE=1, no network) the error says which files to copy
+// where. An unknown short name's error lists every place it looked.
 Result<std::string> resolve_model(const std::string& spec);
 
 // The settings `rag index` stores beside the collection.

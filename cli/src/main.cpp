@@ -15,6 +15,7 @@
 #include "eval_command.h"
 #include "generate_command.h"
 #include "index_command.h"
+#include "models_command.h"
 #include "quantize_command.h"
 #include "search_command.h"
 #include "serve_command.h"
@@ -40,6 +41,7 @@ constexpr AddCommand kCommands[] = {
     add_quantize_command,
     add_bench_command,
     add_serve_command,
+    add_models_command,
 };
 
 int run(int argc, char** argv) {

@@ -21,7 +21,7 @@
 #include "lexical/lexical_index.h"
 #include "ragkit/retrieval/fusion.h"
 #include "rocksdb_status.h"
-#include "store/atomic_file.h"
+#include "ragkit/common/atomic_file.h"
 #include "store/lock_file.h"
 #include "store/records.h"
 #include "store/vector_index.h"

@@ -1,4 +1,4 @@
-#include "store/atomic_file.h"
+#include "ragkit/common/atomic_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <filesystem>
 
-namespace ragkit::retrieval::store {
+namespace ragkit {
 
 namespace fs = std::filesystem;
 
@@ -51,6 +51,15 @@ Status write_file_atomically(const std::string& path,
   return sync_directory(parent.empty() ? "." : parent.string());
 }
 
+Status write_file_atomically(const std::string& path, std::string_view bytes) {
+  return write_file_atomically(path, [bytes, &path](std::FILE* file) {
+    if (std::fwrite(bytes.data(), 1, bytes.size(), file) != bytes.size()) {
+      return Status::io_error("cannot write " + path + ": " + std::strerror(errno));
+    }
+    return Status();
+  });
+}
+
 void remove_stale_temp_files(const std::string& path) {
   const fs::path target(path);
   const std::string prefix = target.filename().string() + ".tmp-";
@@ -61,4 +70,4 @@ void remove_stale_temp_files(const std::string& path) {
   }
 }
 
-}  // namespace ragkit::retrieval::store
+}  // namespace ragkit
