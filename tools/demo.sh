@@ -40,11 +40,23 @@ if [ -z "${RAGKIT_MODELS_DIR:-}" ]; then
 fi
 minilm=$RAGKIT_MODELS_DIR/all-MiniLM-L6-v2
 
+# The trained weights, pulled into the user's cache (~/.cache/ragkit/models) on a machine that
+# reaches huggingface.co; RAGKIT_OFFLINE=1 skips the attempt.
+cached_minilm=${XDG_CACHE_HOME:-$HOME/.cache}/ragkit/models/all-MiniLM-L6-v2
+if [ -z "${RAGKIT_DEMO_MODEL:-}" ] && [ ! -f "$minilm/model.safetensors" ] &&
+   [ ! -f "$cached_minilm/model.safetensors" ] && [ -z "${RAGKIT_OFFLINE:-}" ]; then
+  echo "demo: fetching all-MiniLM-L6-v2 (90 MB) from the Hugging Face Hub into $cached_minilm"
+  env -u RAGKIT_MODELS_DIR timeout 600 "$rag" models pull sentence-transformers/all-MiniLM-L6-v2 \
+    >/dev/null || echo "demo: could not fetch it (offline?); going on without the trained weights"
+fi
+
 random_weights=0
 if [ -n "${RAGKIT_DEMO_MODEL:-}" ]; then
   model=$RAGKIT_DEMO_MODEL
 elif [ -f "$minilm/model.safetensors" ]; then
   model=$minilm
+elif [ -f "$cached_minilm/model.safetensors" ]; then
+  model=$cached_minilm
 else
   [ -f "$minilm/config.json" ] ||
     die "$minilm/config.json not found; RAGKIT_MODELS_DIR must hold all-MiniLM-L6-v2/"
@@ -137,16 +149,20 @@ samples=$root/samples/handbook
 db=$build/demo-db
 rm -rf "$db"
 echo
-echo "\$ rag index samples/handbook --db $db --model MODEL"
-"$rag" index "$samples" --db "$db" --model "$model"
+# Without trained weights the folder is indexed for words only (--model none): BM25 search and
+# extractive answers are real; random-weight vectors would only add noise to them.
+index_model=$model
+[ "$random_weights" -eq 1 ] && index_model=none
+echo "\$ rag index samples/handbook --db $db --model $([ "$index_model" = none ] && echo none || echo MODEL)"
+"$rag" index "$samples" --db "$db" --model "$index_model"
 for query in "how often are signing keys rotated" "what happened when the certificate expired"; do
   echo
   echo "\$ rag search \"$query\" --db $db -k 2"
   "$rag" search "$query" --db "$db" -k 2
 done
 if [ "$random_weights" -eq 1 ]; then
-  echo "(random weights: hybrid search still finds these through its BM25 half; the dense half"
-  echo " only means something with the trained weights)"
+  echo "(no trained weights: these are BM25 results; with all-MiniLM-L6-v2's weights the search"
+  echo " is hybrid, by meaning and by words)"
 fi
 
 # --- Ask it ------------------------------------------------------------------------------------

@@ -54,16 +54,17 @@ Result<Session> open_session(AskArgs& a) {
     return encoder.status();
   }
   if (!s.encoder && mode != rag::SearchMode::kLexical) {
-    report_warning("the collection in " + a.db + " has no vectors: searching lexically (BM25); "
-                   "`rag index FOLDER --model all-MiniLM-L6-v2` adds dense search");
+    report_note("the collection in " + a.db + " has no vectors (indexed with --model none): "
+                "searching by words (BM25); `rag index FOLDER --model " +
+                std::string(kDefaultEmbeddingModel) + " --db NEW_DB` adds search by meaning");
     mode = rag::SearchMode::kLexical;
   }
   if (!a.generator.empty()) {
     RAGKIT_ASSIGN_OR_RETURN(std::string path, resolve_model(a.generator));
     RAGKIT_ASSIGN_OR_RETURN(s.generator, open_model(path));
   } else if (!a.extractive && !a.json) {
-    report_warning("no --generator: answering extractively (the best sentences of the sources); "
-                   "pass --generator MODEL.gguf for a written answer");
+    report_note("no --generator: answering extractively (the best sentences of the sources); "
+                "`rag ask QUESTION --generator MODEL.gguf` writes an answer");
   }
   s.retriever = std::make_unique<rag::Retriever>(*s.collection, s.encoder.get());
   rag::AnswererOptions answerer_options;

@@ -107,12 +107,33 @@ int run_index(const IndexArgs& a) {
   settings.chunk_tokens = a.chunk_tokens;
   settings.overlap_sentences = a.overlap;
 
-  auto model_path = resolve_model(settings.model);
-  if (!model_path.ok()) return report_error(model_path.status());
-  settings.model_path = fs::absolute(*model_path, ec).string();  // `rag search` runs elsewhere too
-  auto encoder = open_encoder(*model_path);
-  if (!encoder.ok()) return report_error(encoder.status());
-  retrieval::Embedder embedder = make_embedder(**encoder);
+  // `--model none`: a lexical-only collection (BM25), for machines without an embedding model.
+  const bool lexical_only = settings.model == kNoModel;
+  std::unique_ptr<embed::Encoder> encoder;
+  retrieval::Embedder embedder;
+  if (lexical_only) {
+    if (previous.ok() && previous->model != kNoModel) {
+      return report_error("the collection in " + a.db + " holds vectors of model " +
+                          previous->model + "; --model none cannot add documents without "
+                          "them (index into another --db for a lexical-only collection)");
+    }
+    settings.model_path.clear();
+    settings.index_type.clear();
+    embedder = retrieval::lexical_only_embedder();
+  } else {
+    if (previous.ok() && previous->model == kNoModel) {
+      return report_error("the collection in " + a.db + " is lexical-only (indexed with --model "
+                          "none); adding vectors to it in place is not supported yet: index into "
+                          "a new --db with --model " + settings.model);
+    }
+    auto model_path = resolve_model(settings.model);
+    if (!model_path.ok()) return report_error(model_path.status());
+    settings.model_path = fs::absolute(*model_path, ec).string();  // `rag search` runs elsewhere
+    auto opened = open_encoder(*model_path);
+    if (!opened.ok()) return report_error(opened.status());
+    encoder = std::move(*opened);
+    embedder = make_embedder(*encoder);
+  }
 
   retrieval::IndexOptions options = index_options_for(a.db, a.folder, settings, embedder);
   options.walk.exclude.insert(options.walk.exclude.begin(), a.exclude.begin(), a.exclude.end());
@@ -120,14 +141,14 @@ int run_index(const IndexArgs& a) {
   if (a.chunk_tokens == 0 || a.chunk_tokens > embedder.max_tokens) {
     return report_error("--chunk-tokens " + std::to_string(a.chunk_tokens) + " is outside 1.." +
                         std::to_string(embedder.max_tokens) + " (the model's " +
-                        std::to_string((*encoder)->max_seq_length()) +
+                        std::to_string(encoder ? encoder->max_seq_length() : 0) +
                         "-token limit minus its special tokens): chunks are never truncated");
   }
 
   retrieval::CollectionOptions copts;
   copts.model_id = embedder.model_id;
   copts.dimension = static_cast<uint32_t>(embedder.dimension);
-  copts.index_factory = settings.index_type;
+  copts.index_factory = settings.index_type;  // "" for a lexical-only collection
   copts.progress = [](std::string_view message, uint64_t done, uint64_t total) {
     if (total == 0) return;  // a new, empty collection: nothing worth saying
     std::fprintf(stderr, "rag: %.*s (%llu/%llu)\n", int(message.size()), message.data(),
@@ -150,6 +171,11 @@ int run_index(const IndexArgs& a) {
     std::printf("%s\n", index_summary_json(*summary, a.db).dump(2).c_str());
   } else {
     print_summary(*summary, a.folder, a.db);
+    if (lexical_only) {
+      std::printf("  lexical-only (no embedding model): search is BM25, answers are extractive; "
+                  "`rag index %s --model %s --db NEW_DB` adds dense search\n",
+                  a.folder.c_str(), kDefaultEmbeddingModel);
+    }
   }
   return finish_output();
 }
@@ -165,7 +191,7 @@ Command add_index_command(CLI::App& app) {
   cmd->add_option("-m,--model", args->model,
                   "Embedding model: a .gguf file, a Hugging Face folder or a short name in "
                   "$RAGKIT_MODELS_DIR or ~/.cache/ragkit/models (default: the collection's, "
-                  "else all-MiniLM-L6-v2)");
+                  "else all-MiniLM-L6-v2); \"none\" for a lexical-only (BM25) collection");
   cmd->add_option("--chunk-tokens", args->chunk_tokens, "Token budget of a chunk (default 200)");
   cmd->add_option("--overlap", args->overlap,
                   "Sentences repeated from the previous chunk (default 1)");

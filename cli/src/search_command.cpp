@@ -24,7 +24,7 @@ struct SearchArgs {
   std::string db = kDefaultDb;
   std::string model;  // empty: the one `rag index` used
   size_t k = 5;
-  std::string mode = "hybrid";
+  std::string mode;  // empty: hybrid, or lexical on a lexical-only collection
   std::string path_glob;
   bool json = false;
 };
@@ -104,9 +104,19 @@ std::string indented(std::string_view text) {
 int run_search(const SearchArgs& a) {
   auto collection = open_collection_for_reading(a.db);
   if (!collection.ok()) return report_error(collection.status());
-  Result<rag::SearchMode> mode = rag::parse_search_mode(a.mode);
+  const bool lexical_only = (*collection)->stats().dimension == 0;
+  std::string mode_name = a.mode;
+  if (mode_name.empty()) {
+    mode_name = lexical_only ? "lexical" : "hybrid";
+    if (lexical_only && !a.json) {
+      report_note("the collection in " + a.db + " has no vectors (indexed with --model none): "
+                  "searching by words (BM25); `rag index FOLDER --model " +
+                  std::string(kDefaultEmbeddingModel) + " --db NEW_DB` adds search by meaning");
+    }
+  }
+  Result<rag::SearchMode> mode = rag::parse_search_mode(mode_name);
   if (!mode.ok()) return report_error(mode.status());
-  if (*mode != rag::SearchMode::kLexical && (*collection)->stats().dimension == 0) {
+  if (*mode != rag::SearchMode::kLexical && lexical_only) {
     return report_error("the collection in " + a.db + " is lexical-only (made without an "
                         "embedding model): use --mode lexical");
   }
@@ -188,7 +198,8 @@ Command add_search_command(CLI::App& app) {
   cmd->add_option("query", args->query, "What to look for")->required();
   cmd->add_option("--db", args->db, "Collection folder (default ./.ragkit)");
   cmd->add_option("-k", args->k, "Number of results (default 5)")->check(CLI::Range(1, 1000));
-  cmd->add_option("--mode", args->mode, "dense, lexical or hybrid (default)")
+  cmd->add_option("--mode", args->mode,
+                  "dense, lexical or hybrid (default; lexical on a collection without vectors)")
       ->check(CLI::IsMember({"dense", "lexical", "hybrid"}));
   cmd->add_option("--path", args->path_glob,
                   "Only documents whose path matches this glob (\"docs/*.md\")");

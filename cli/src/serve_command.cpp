@@ -94,6 +94,9 @@ int run_serve(ServeArgs& a) {
     resources.embedding_model_name =
         settings.model.empty() ? bulk_encoder->model().name() : model_display_name(settings.model);
     resources.indexing.embedder = make_embedder(*bulk_encoder);
+  } else if ((*collection)->stats().dimension == 0) {
+    // A lexical-only collection takes documents for BM25, as `rag index --model none` does.
+    resources.indexing.embedder = retrieval::lexical_only_embedder();
   }
   const std::string db = a.db;
   const retrieval::Embedder& embedder = resources.indexing.embedder;

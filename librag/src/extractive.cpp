@@ -67,6 +67,12 @@ Result<std::vector<ExtractedSentence>> extract_sentences(
       std::string sentence =
           collapse_spaces(std::string_view(text).substr(bounds[b], bounds[b + 1] - bounds[b]));
       if (sentence.size() < options.min_sentence_bytes) continue;
+      // A short line without a sentence's end is a heading or a label, not an answer.
+      const char last = sentence.back();
+      if (sentence.size() < 2 * options.min_sentence_bytes && last != '.' && last != '!' &&
+          last != '?') {
+        continue;
+      }
       if (!seen.insert(sentence).second) continue;  // the chunks' overlap repeats sentences
       terms.clear();
       analyzer.analyze(sentence, terms);

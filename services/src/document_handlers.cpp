@@ -26,9 +26,11 @@ namespace fs = std::filesystem;
 
 const retrieval::Embedder& writable_embedder(const Service& service) {
   const retrieval::Embedder& embedder = service.resources.indexing.embedder;
-  if (!embedder.embed) {
-    throw HttpError(503, "this collection has no embedding model loaded (lexical-only or "
-                         "--model none), so the service cannot add documents to it",
+  // A lexical-only collection indexes without vectors (dimension 0, no embed function).
+  if (!embedder.count_tokens || (embedder.dimension > 0 && !embedder.embed)) {
+    throw HttpError(503, "this collection's embedding model is not loaded (rag serve --model "
+                         "none on a collection with vectors), so the service cannot add "
+                         "documents to it",
                     "unavailable");
   }
   return embedder;

@@ -202,6 +202,41 @@ TEST_F(IndexSearchCli, PdfResultsNameTheirPage) {
   EXPECT_NE(plain.out.find("(page 2)"), std::string::npos) << plain.out;
 }
 
+// Without an embedding model: `--model none` makes a lexical-only collection that search (BM25)
+// and ask (extractive) use, each saying in one line what it skipped and how to get it.
+TEST_F(IndexSearchCli, ModelNoneIndexesForWordSearchOnly) {
+  RunResult r = run_rag({"index", notes_, "--db", db_, "--model", "none"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.out.find("added 4"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("lexical-only (no embedding model)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--model all-MiniLM-L6-v2 --db NEW_DB"), std::string::npos) << r.out;
+
+  RunResult plain = run_rag({"search", "zebracorn procedure", "--db", db_});
+  ASSERT_EQ(plain.exit_code, 0) << describe(plain);
+  EXPECT_NE(plain.err.find("searching by words (BM25)"), std::string::npos) << plain.err;
+  EXPECT_NE(plain.out.find("notes/rotation.txt"), std::string::npos) << plain.out;
+  EXPECT_EQ(search("quokkafish", "lexical")["results"][0]["path"], "notes/guide.md");
+  RunResult dense = run_rag({"search", "quokkafish", "--db", db_, "--mode", "dense"});
+  EXPECT_EQ(dense.exit_code, 1);
+  EXPECT_NE(dense.err.find("lexical-only"), std::string::npos) << dense.err;
+
+  RunResult ask = run_rag({"ask", "What does the zebracorn procedure replace?", "--db", db_,
+                           "--json"});
+  ASSERT_EQ(ask.exit_code, 0) << describe(ask);
+  const json answer = parse_json(ask);
+  EXPECT_EQ(answer["kind"], "extractive");
+  EXPECT_NE(answer["answer"].get<std::string>().find("replaces the old key"), std::string::npos)
+      << answer.dump(2);
+
+  // Re-indexing keeps it lexical-only; a model cannot be mixed in (yet) and says what to do.
+  RunResult again = run_rag({"index", notes_, "--db", db_, "--json"});
+  ASSERT_EQ(again.exit_code, 0) << describe(again);
+  EXPECT_EQ(parse_json(again)["unchanged"], 4);
+  RunResult upgrade = run_rag({"index", notes_, "--db", db_, "--model", random_minilm_model()});
+  EXPECT_EQ(upgrade.exit_code, 1);
+  EXPECT_NE(upgrade.err.find("index into a new --db"), std::string::npos) << upgrade.err;
+}
+
 TEST_F(IndexSearchCli, ClearErrors) {
   RunResult no_db = run_rag({"search", "anything", "--db", base_ + "/nowhere", "--mode",
                              "lexical"});

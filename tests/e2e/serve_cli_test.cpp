@@ -35,7 +35,7 @@ struct IndexedFolder {
   std::string base, notes, db;
 };
 
-IndexedFolder make_indexed_folder(const std::string& prefix) {
+IndexedFolder make_indexed_folder(const std::string& prefix, const std::string& model = "") {
   IndexedFolder f;
   f.base = make_temp_dir(prefix);
   f.notes = f.base + "/notes";
@@ -48,8 +48,8 @@ IndexedFolder make_indexed_folder(const std::string& prefix) {
                    "The garden needs water every morning. Lily planted tomatoes near the "
                    "quokkafish pond.\n");
   write_whole_file(f.notes + "/sub/deep.md", "# Deep\n\nNotes on capybarology and its methods.\n");
-  RunResult r = run_rag({"index", f.notes, "--db", f.db, "--model", random_minilm_model(),
-                         "--json"});
+  RunResult r = run_rag({"index", f.notes, "--db", f.db, "--model",
+                         model.empty() ? random_minilm_model() : model, "--json"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   return f;
 }
@@ -462,6 +462,34 @@ TEST_F(ServeCli, SearchesGoOnWhileAnAnswerStreamsAndAFolderIsIndexed) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json()["added"], 150);
   EXPECT_GE(during_index, 1) << "no search finished while the folder was indexed";
+}
+
+// A collection indexed with `--model none`: searches are BM25, answers extractive, uploads are
+// indexed for words only.
+TEST(ServeLexicalOnly, SearchesAnswersAndTakesUploadsWithoutAModel) {
+  IndexedFolder f = make_indexed_folder("ragkit-serve-lexical", "none");
+  ServeProcess server({"--db", f.db});
+  ASSERT_NE(server.port(), 0);
+  HttpReply health = http_request(server.port(), "GET", "/health");
+  EXPECT_EQ(health.json()["dense"], false) << health.body;
+  HttpReply found = http_post(server.port(), "/v1/search", {{"query", "zebracorn"}});
+  ASSERT_EQ(found.status, 200) << found.body;
+  EXPECT_EQ(found.json()["results"][0]["path"], "notes/rotation.md");
+  EXPECT_EQ(http_post(server.port(), "/v1/search", {{"query", "x"}, {"mode", "dense"}}).status,
+            400);
+  HttpReply upload = http_post(server.port(), "/v1/documents",
+                               {{"name", "notes/new.md"},
+                                {"text", "The wombatine schedule runs on Tuesdays."}});
+  ASSERT_EQ(upload.status, 200) << upload.body;
+  HttpReply uploaded = http_post(server.port(), "/v1/search", {{"query", "wombatine"}});
+  ASSERT_EQ(uploaded.status, 200) << uploaded.body;
+  EXPECT_EQ(uploaded.json()["results"][0]["path"], "notes/new.md") << uploaded.body;
+  HttpReply answer = http_post(server.port(), "/v1/ask", {{"question", "When does the wombatine "
+                                                                       "schedule run?"}});
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  EXPECT_EQ(answer.json()["kind"], "extractive");
+  EXPECT_NE(answer.json()["answer"].get<std::string>().find("Tuesdays"), std::string::npos)
+      << answer.body;
 }
 
 TEST(ServeAuth, RequiresABearerKeyExceptForHealthAndThePage) {

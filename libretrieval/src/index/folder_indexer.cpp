@@ -153,7 +153,17 @@ DocumentInput make_document(const FileWork& work, std::span<const float> vectors
   return doc;
 }
 
-// Embeds the chunks of `work` in batches and writes the document in one atomic upsert, counting
+Status check_embedder(const Embedder& embedder, const char* caller) {
+  if (!embedder.count_tokens) {
+    return Status::invalid_argument(std::string(caller) + ": the embedder has no token counter");
+  }
+  if (embedder.dimension > 0 && !embedder.embed) {
+    return Status::invalid_argument(std::string(caller) + ": the embedder has no model");
+  }
+  return Status();
+}
+
+// Embeds the chunks of `work` in batches (none for a lexical-only embedder) and writes the document in one atomic upsert, counting
 // it in `summary` (added or updated, chunks, tokens, seconds). `texts` and `vectors` are scratch
 // buffers reused across documents.
 Status embed_and_store(const FileWork& work, Collection& collection, const Embedder& embedder,
@@ -162,7 +172,7 @@ Status embed_and_store(const FileWork& work, Collection& collection, const Embed
   vectors.clear();
   vectors.reserve(work.chunks.size() * embedder.dimension);
   const size_t batch = embed_batch ? embed_batch : 64;
-  for (size_t at = 0; at < work.chunks.size();) {
+  for (size_t at = 0; embedder.dimension > 0 && at < work.chunks.size();) {
     const size_t n = std::min(batch, work.chunks.size() - at);
     texts.clear();
     for (size_t i = at; i < at + n; ++i) texts.push_back(work.chunks[i].text);
@@ -247,9 +257,7 @@ class Producer : public WalkVisitor {
 Result<IndexSummary> index_document(const DocumentBytes& document, Collection& collection,
                                     const Embedder& embedder, const ChunkOptions& chunk,
                                     size_t embed_batch) {
-  if (!embedder.embed || !embedder.count_tokens || embedder.dimension == 0) {
-    return Status::invalid_argument("index_document: the embedder has no model");
-  }
+  RAGKIT_RETURN_IF_ERROR(check_embedder(embedder, "index_document"));
   const auto started = Clock::now();
   IndexSummary summary;
   FileWork work;
@@ -281,6 +289,15 @@ Result<IndexSummary> index_document(const DocumentBytes& document, Collection& c
   return summary;
 }
 
+Embedder lexical_only_embedder() {
+  Embedder e;
+  // ~4 bytes per token, as subword tokenizers give on English (rounded up, so chunks come out a
+  // little smaller than a real tokenizer would make them, never larger).
+  e.count_tokens = [](std::string_view text) { return (text.size() + 3) / 4; };
+  e.max_tokens = size_t{1} << 20;
+  return e;
+}
+
 std::string content_hash(std::string_view bytes) {
   const XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
   char hex[33];
@@ -291,9 +308,7 @@ std::string content_hash(std::string_view bytes) {
 
 Result<IndexSummary> index_folder(const std::string& root, Collection& collection,
                                   const Embedder& embedder, const IndexOptions& options) {
-  if (!embedder.embed || !embedder.count_tokens || embedder.dimension == 0) {
-    return Status::invalid_argument("index_folder: the embedder has no model");
-  }
+  RAGKIT_RETURN_IF_ERROR(check_embedder(embedder, "index_folder"));
   const auto started = Clock::now();
   IndexSummary summary;
   WorkQueue queue(options.queue_files);

@@ -33,7 +33,8 @@ struct ExtractedSentence {
 
 struct ExtractiveOptions {
   size_t max_sentences = 3;  // Default: 3
-  // Sentences shorter than this many bytes (headings, list bullets) are not answers.
+  // Sentences shorter than this many bytes (list bullets), and lines shorter than twice it that
+  // do not end like a sentence (headings), are not answers.
   size_t min_sentence_bytes = 20;  // Default: 20
 };
 

@@ -13,7 +13,9 @@
 // stops the run.
 //
 // The embedder is given, not built here, so that libretrieval does not depend on a model
-// library: the CLI passes libembed's Encoder; tests may pass any deterministic function.
+// library: the CLI passes libembed's Encoder; tests may pass any deterministic function. An
+// embedder of dimension 0 (lexical_only_embedder()) indexes for BM25 only: chunks are stored
+// without vectors, into a lexical-only collection.
 //
 // Thread-safety: index_folder is not reentrant on one collection (the collection serialises
 // writes anyway); the callbacks run on the calling thread.
@@ -93,6 +95,11 @@ struct IndexSummary {
 // an unusable root, an embedder that fails, a collection that refuses a write.
 Result<IndexSummary> index_folder(const std::string& root, Collection& collection,
                                   const Embedder& embedder, const IndexOptions& options = {});
+
+// The embedder of a lexical-only collection (no model): dimension 0, no embed function, and a
+// token count estimated from the text's size (about 4 bytes a token, rounded up) for the
+// chunker's budget.
+Embedder lexical_only_embedder();
 
 // One document handed over as bytes (an upload, a file read elsewhere) rather than found by a
 // walk.
