@@ -54,9 +54,7 @@ Result<Session> open_session(AskArgs& a) {
     return encoder.status();
   }
   if (!s.encoder && mode != rag::SearchMode::kLexical) {
-    report_note("the collection in " + a.db + " has no vectors (indexed with --model none): "
-                "searching by words (BM25); `rag index FOLDER --model " +
-                std::string(kDefaultEmbeddingModel) + " --db NEW_DB` adds search by meaning");
+    report_note(lexical_only_note(a.db));
     mode = rag::SearchMode::kLexical;
   }
   if (!a.generator.empty()) {

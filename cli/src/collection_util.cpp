@@ -143,6 +143,12 @@ Result<std::unique_ptr<embed::Encoder>> open_query_encoder(const std::string& db
   return encoder;
 }
 
+std::string lexical_only_note(const std::string& db) {
+  return "the collection in " + db + " has no vectors (indexed with --model none): searching by "
+         "words (BM25); `rag index FOLDER --model " + std::string(kDefaultEmbeddingModel) +
+         " --db NEW_DB` adds search by meaning";
+}
+
 retrieval::Embedder make_embedder(embed::Encoder& encoder) {
   retrieval::Embedder e;
   e.model_id = encoder.model_id();

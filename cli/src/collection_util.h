@@ -66,6 +66,10 @@ Result<std::unique_ptr<embed::Encoder>> open_query_encoder(const std::string& db
                                                            const retrieval::Collection& collection,
                                                            const std::string& model);
 
+// What `rag search` and `rag ask` say when they search a lexical-only collection by words: what
+// is skipped, and the command that adds search by meaning.
+std::string lexical_only_note(const std::string& db);
+
 // The indexer's view of an encoder (which must outlive it).
 retrieval::Embedder make_embedder(embed::Encoder& encoder);
 

@@ -109,9 +109,7 @@ int run_search(const SearchArgs& a) {
   if (mode_name.empty()) {
     mode_name = lexical_only ? "lexical" : "hybrid";
     if (lexical_only && !a.json) {
-      report_note("the collection in " + a.db + " has no vectors (indexed with --model none): "
-                  "searching by words (BM25); `rag index FOLDER --model " +
-                  std::string(kDefaultEmbeddingModel) + " --db NEW_DB` adds search by meaning");
+      report_note(lexical_only_note(a.db));
     }
   }
   Result<rag::SearchMode> mode = rag::parse_search_mode(mode_name);
@@ -131,7 +129,8 @@ int run_search(const SearchArgs& a) {
   options.k = a.k;
   options.mode = *mode;
   options.filter.path_glob = a.path_glob;
-  Result<std::vector<rag::Passage>> passages = retriever.retrieve(a.query, options);
+  std::vector<float> query_vector;  // for highlighting: the vector the search embedded
+  Result<std::vector<rag::Passage>> passages = retriever.retrieve(a.query, options, &query_vector);
   if (!passages.ok()) return report_error(passages.status());
   if (a.json) {
     std::printf("%s\n", rag::search_results_json(*passages, *mode).dump(2).c_str());
@@ -143,11 +142,6 @@ int run_search(const SearchArgs& a) {
   std::vector<std::string> terms;
   (*analyzer)->analyze(a.query, terms);
   const std::set<std::string> query_terms(terms.begin(), terms.end());
-  std::vector<float> query_vector;
-  if (encoder) {
-    auto embedded = retriever.embed_query(a.query);
-    if (embedded.ok()) query_vector = std::move(*embedded);
-  }
 
   const bool tty = isatty(STDOUT_FILENO) != 0;
   for (size_t i = 0; i < passages->size(); ++i) {

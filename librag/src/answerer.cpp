@@ -98,12 +98,14 @@ std::string Answerer::defuse_control_text(std::string_view text) const {
 
 Result<std::vector<Passage>> Answerer::relevant_passages(std::string_view question,
                                                          const AskOptions& options,
-                                                         double* seconds) const {
+                                                         double* seconds,
+                                                         std::vector<float>* query_vector) const {
   const auto start = std::chrono::steady_clock::now();
   RetrieveOptions retrieve = options.retrieve;
   retrieve.mode = retriever_.effective_mode(retrieve.mode);
   retrieve.k = options.candidates > 0 ? options.candidates : 2 * options.retrieve.k;
-  RAGKIT_ASSIGN_OR_RETURN(std::vector<Passage> passages, retriever_.retrieve(question, retrieve));
+  RAGKIT_ASSIGN_OR_RETURN(std::vector<Passage> passages,
+                          retriever_.retrieve(question, retrieve, query_vector));
   std::erase_if(passages, [&](const Passage& p) {
     const bool dense = p.dense_rank > 0 && p.dense_score >= options.min_dense_score;
     const bool lexical = p.lexical_rank > 0 && p.lexical_score >= options.min_lexical_score;
@@ -119,7 +121,8 @@ Result<Answerer::Plan> Answerer::plan(std::string_view question, const AskOption
   Plan plan;
   Answer& answer = plan.answer;
   RAGKIT_ASSIGN_OR_RETURN(std::vector<Passage> passages,
-                          relevant_passages(question, options, &answer.retrieve_seconds));
+                          relevant_passages(question, options, &answer.retrieve_seconds,
+                                            &plan.query_vector));
   const size_t retrieved = passages.size();
   if (passages.empty()) {
     answer.kind = AnswerKind::kNoAnswer;
@@ -251,10 +254,13 @@ Result<Answer> Answerer::ask(std::string_view question, const AskOptions& option
   }
 
   if (answer.kind == AnswerKind::kExtractive) {
-    std::vector<float> query_vector;
+    std::vector<float> query_vector = std::move(p.query_vector);
     SentenceEmbedder embed;
     if (retriever_.dense_available()) {
-      RAGKIT_ASSIGN_OR_RETURN(query_vector, retriever_.embed_query(question));
+      // A lexical search did not embed the question; the sentence scores still want it.
+      if (query_vector.empty()) {
+        RAGKIT_ASSIGN_OR_RETURN(query_vector, retriever_.embed_query(question));
+      }
       embed = [this](std::span<const std::string> texts) { return retriever_.embed_texts(texts); };
     }
     RAGKIT_ASSIGN_OR_RETURN(std::vector<ExtractedSentence> sentences,

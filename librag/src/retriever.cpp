@@ -64,7 +64,8 @@ Result<std::vector<float>> Retriever::embed_query(std::string_view query) const 
 }
 
 Result<std::vector<Passage>> Retriever::retrieve(std::string_view query,
-                                                 const RetrieveOptions& options) const {
+                                                 const RetrieveOptions& options,
+                                                 std::vector<float>* query_vector_out) const {
   if (options.mode != SearchMode::kLexical && !dense_available()) {
     return Status::invalid_argument(
         collection_.stats().dimension == 0
@@ -89,6 +90,7 @@ Result<std::vector<Passage>> Retriever::retrieve(std::string_view query,
       break;
   }
   if (!hits.ok()) return hits.status();
+  if (query_vector_out != nullptr && !query_vector.empty()) *query_vector_out = std::move(query_vector);
 
   std::vector<Passage> passages;
   passages.reserve(hits->size());

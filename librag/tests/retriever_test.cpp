@@ -37,6 +37,18 @@ TEST(Retriever, ConcurrentCallersGetTheirOwnVectorsFromSharedBatches) {
     alone.push_back(std::move(*v));
   }
 
+  // A dense search hands back the vector it embedded; a lexical one embeds nothing.
+  std::vector<float> searched;
+  ASSERT_TRUE(retriever.retrieve(texts[0], {.k = 3, .mode = SearchMode::kHybrid, .filter = {}},
+                                 &searched)
+                  .ok());
+  EXPECT_EQ(searched, alone[0]);
+  std::vector<float> untouched;
+  ASSERT_TRUE(retriever.retrieve(texts[0], {.k = 3, .mode = SearchMode::kLexical, .filter = {}},
+                                 &untouched)
+                  .ok());
+  EXPECT_TRUE(untouched.empty());
+
   constexpr int kThreads = 8;
   std::vector<std::vector<std::vector<float>>> got(kThreads);
   std::vector<std::thread> threads;

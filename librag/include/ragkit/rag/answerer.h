@@ -147,11 +147,12 @@ class Answerer {
     size_t max_tokens = 0;
     embed::ChatTemplateKind chat_kind = embed::ChatTemplateKind::kPlain;
     std::vector<embed::ChatMessage> history;
+    std::vector<float> query_vector;  // when retrieval embedded the question
   };
   Result<Plan> plan(std::string_view question, const AskOptions& options) const;
   Result<std::vector<Passage>> relevant_passages(std::string_view question,
-                                                 const AskOptions& options,
-                                                 double* seconds) const;
+                                                 const AskOptions& options, double* seconds,
+                                                 std::vector<float>* query_vector) const;
   // `text` with every control token's text of the generator's vocabulary broken by a space, so
   // that a document (or a question) cannot end a turn or inject a role: "<|im_end|>" ->
   // "< |im_end|>".

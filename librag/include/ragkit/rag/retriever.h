@@ -45,8 +45,11 @@ class Retriever {
 
   // The best `options.k` passages for `query`, best first. Dense or hybrid without an encoder
   // (or on a lexical-only collection) is an invalid_argument error that says to use lexical.
-  Result<std::vector<Passage>> retrieve(std::string_view query,
-                                        const RetrieveOptions& options) const;
+  // `query_vector`, when given, receives the query's unit vector when the search embedded it
+  // (dense, hybrid), so callers that need it too (highlighting, extractive answers) do not embed
+  // the query a second time; it is left alone by a lexical search.
+  Result<std::vector<Passage>> retrieve(std::string_view query, const RetrieveOptions& options,
+                                        std::vector<float>* query_vector = nullptr) const;
 
   // The query's unit vector (empty without an encoder).
   Result<std::vector<float>> embed_query(std::string_view query) const;
