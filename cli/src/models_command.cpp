@@ -416,7 +416,7 @@ Command add_models_command(CLI::App& app) {
   cmd->footer(
       "The cache is $RAGKIT_MODELS_DIR, else $XDG_CACHE_HOME/ragkit/models, else "
       "~/.cache/ragkit/models.\n"
-      "HF_ENDPOINT, HF_TOKEN and HTTPS_PROXY are honoured; RAGKIT_OFFLINE=1 forbids the network.\n"
+      "HF_ENDPOINT, HF_TOKEN, HTTPS_PROXY and NO_PROXY are honoured; RAGKIT_OFFLINE=1 forbids the network.\n"
       "Examples:\n"
       "  rag models pull sentence-transformers/all-MiniLM-L6-v2\n"
       "  rag models pull HuggingFaceTB/SmolLM2-135M-Instruct-GGUF --file '*q8_0.gguf'\n"

@@ -155,7 +155,8 @@ struct HubClient::Impl {
       session = std::make_unique<Poco::Net::HTTPClientSession>(url.host, url.port);
     }
     const std::optional<Url>& proxy = url.scheme == "https" ? https_proxy : http_proxy;
-    if (proxy && !is_loopback(url.host)) {
+    if (proxy && !is_loopback(url.host) &&
+        !bypasses_proxy(url.host, url.port, options.environment.no_proxy)) {
       session->setProxy(proxy->host, proxy->port);
       if (!proxy->user.empty()) session->setProxyCredentials(proxy->user, proxy->password);
     }

@@ -1,5 +1,7 @@
 #include "ragkit/hub/hub_url.h"
 
+#include <optional>
+
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
@@ -137,6 +139,92 @@ Result<Url> parse_proxy(std::string_view text) {
   return url;
 }
 
+namespace {
+
+// A dotted-quad IPv4 address; nullopt for anything else.
+std::optional<uint32_t> parse_ipv4(std::string_view text) {
+  uint32_t address = 0;
+  int parts = 0;
+  size_t i = 0;
+  while (parts < 4) {
+    size_t digits = 0;
+    uint32_t part = 0;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) && digits < 3) {
+      part = part * 10 + static_cast<uint32_t>(text[i] - '0');
+      ++i, ++digits;
+    }
+    if (digits == 0 || part > 255) return std::nullopt;
+    address = (address << 8) | part;
+    if (++parts < 4) {
+      if (i >= text.size() || text[i] != '.') return std::nullopt;
+      ++i;
+    }
+  }
+  if (i != text.size()) return std::nullopt;
+  return address;
+}
+
+// One NO_PROXY entry against the (lower-case) host and port.
+bool entry_matches(std::string_view entry, std::string_view host, uint16_t port) {
+  // An optional ":port" (an IPv6 literal in brackets keeps its colons).
+  if (const size_t colon = entry.rfind(':');
+      colon != std::string_view::npos && entry.find(']') == std::string_view::npos &&
+      entry.find(':') == colon) {
+    const std::string_view digits = entry.substr(colon + 1);
+    uint32_t wanted = 0;
+    for (char c : digits) {
+      if (!std::isdigit(static_cast<unsigned char>(c)) || wanted > 65535) return false;
+      wanted = wanted * 10 + static_cast<uint32_t>(c - '0');
+    }
+    if (digits.empty() || wanted != port) return false;
+    entry = entry.substr(0, colon);
+  }
+  if (entry.size() >= 2 && entry.front() == '[' && entry.back() == ']') {
+    entry = entry.substr(1, entry.size() - 2);
+  }
+  if (const size_t slash = entry.find('/'); slash != std::string_view::npos) {
+    const auto network = parse_ipv4(entry.substr(0, slash));
+    const auto address = parse_ipv4(host);
+    const std::string_view bits_text = entry.substr(slash + 1);
+    if (!network || !address || bits_text.empty() || bits_text.size() > 2) return false;
+    uint32_t bits = 0;
+    for (char c : bits_text) {
+      if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+      bits = bits * 10 + static_cast<uint32_t>(c - '0');
+    }
+    if (bits > 32) return false;
+    const uint32_t mask = bits == 0 ? 0 : ~uint32_t{0} << (32 - bits);
+    return (*network & mask) == (*address & mask);
+  }
+  if (entry.starts_with("*.")) entry.remove_prefix(1);
+  if (entry.starts_with(".")) entry.remove_prefix(1);
+  if (entry.empty()) return false;
+  if (host == entry) return true;
+  return host.size() > entry.size() && host.ends_with(entry) &&
+         host[host.size() - entry.size() - 1] == '.';
+}
+
+}  // namespace
+
+bool bypasses_proxy(std::string_view host, uint16_t port, std::string_view no_proxy) {
+  std::string name = lower(host);
+  if (name.size() >= 2 && name.front() == '[' && name.back() == ']') {
+    name = name.substr(1, name.size() - 2);
+  }
+  while (!name.empty() && name.back() == '.') name.pop_back();  // "host." is "host"
+  const std::string list = lower(no_proxy);
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find_first_of(", \t", start);
+    if (end == std::string::npos) end = list.size();
+    const std::string_view entry = std::string_view(list).substr(start, end - start);
+    if (entry == "*") return true;
+    if (!entry.empty() && entry_matches(entry, name, port)) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
 std::string url_encode_path(std::string_view text, bool keep_slash) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
@@ -166,6 +254,8 @@ HubEnvironment hub_environment() {
   if (env.https_proxy.empty()) env.https_proxy = env_or_empty("https_proxy");
   env.http_proxy = env_or_empty("HTTP_PROXY");
   if (env.http_proxy.empty()) env.http_proxy = env_or_empty("http_proxy");
+  env.no_proxy = env_or_empty("NO_PROXY");
+  if (env.no_proxy.empty()) env.no_proxy = env_or_empty("no_proxy");
   for (const char* name : {"RAGKIT_OFFLINE", "HF_HUB_OFFLINE"}) {
     if (truthy(std::getenv(name))) {
       env.offline = true;

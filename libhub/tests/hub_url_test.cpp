@@ -56,6 +56,27 @@ TEST(HubUrl, ParsesProxies) {
   EXPECT_FALSE(parse_proxy("not a proxy").ok());
 }
 
+TEST(HubUrl, NoProxyMatchesAsCurlDoes) {
+  EXPECT_FALSE(bypasses_proxy("huggingface.co", 443, ""));
+  EXPECT_TRUE(bypasses_proxy("huggingface.co", 443, "*"));
+  EXPECT_TRUE(bypasses_proxy("huggingface.co", 443, "example.com, huggingface.co"));
+  EXPECT_TRUE(bypasses_proxy("cdn-lfs.huggingface.co", 443, "huggingface.co"));
+  EXPECT_TRUE(bypasses_proxy("cdn-lfs.huggingface.co", 443, ".huggingface.co"));
+  EXPECT_TRUE(bypasses_proxy("cdn-lfs.huggingface.co", 443, "*.huggingface.co"));
+  EXPECT_TRUE(bypasses_proxy("HuggingFace.CO.", 443, "huggingface.co"));
+  EXPECT_FALSE(bypasses_proxy("nothuggingface.co", 443, "huggingface.co"));
+  EXPECT_FALSE(bypasses_proxy("huggingface.co.evil", 443, "huggingface.co"));
+  EXPECT_TRUE(bypasses_proxy("mirror.local", 8080, "mirror.local:8080"));
+  EXPECT_FALSE(bypasses_proxy("mirror.local", 443, "mirror.local:8080"));
+  EXPECT_TRUE(bypasses_proxy("10.1.2.3", 80, "192.168.0.0/16 10.0.0.0/8"));
+  EXPECT_FALSE(bypasses_proxy("11.1.2.3", 80, "10.0.0.0/8"));
+  EXPECT_TRUE(bypasses_proxy("10.1.2.3", 80, "10.1.2.3"));
+  EXPECT_FALSE(bypasses_proxy("10.1.2.30", 80, "10.1.2.3"));
+  EXPECT_TRUE(bypasses_proxy("[::1]", 80, "::1"));
+  EXPECT_FALSE(bypasses_proxy("example.com", 80, ",, ,"));
+  EXPECT_FALSE(bypasses_proxy("example.com", 80, "10.0.0.0/99,example.org:99999"));
+}
+
 TEST(HubUrl, EncodesPathSegments) {
   EXPECT_EQ(url_encode_path("refs/pr/1", false), "refs%2Fpr%2F1");
   EXPECT_EQ(url_encode_path("org/na me", true), "org/na%20me");

@@ -258,6 +258,18 @@ TEST_F(PullTest, GoesThroughTheHttpProxy) {
   EXPECT_TRUE(proxied) << "no request came through the proxy";
 }
 
+TEST_F(PullTest, NoProxyGoesDirect) {
+  // The proxy could reach the Hub, but NO_PROXY names it: the client tries it directly (and
+  // cannot resolve the name), so the proxy sees nothing.
+  HubEnvironment env = environment();
+  env.endpoint = "http://hub.invalid";
+  env.http_proxy = server_.endpoint();
+  env.no_proxy = "example.org,.invalid";
+  Result<PullResult> pulled = pull(*client(env));
+  EXPECT_FALSE(pulled.ok());
+  EXPECT_TRUE(server_.requests().empty()) << server_.requests().front().uri;
+}
+
 TEST_F(PullTest, OfflineTouchesNoNetwork) {
   HubEnvironment env = environment();
   env.offline = true;

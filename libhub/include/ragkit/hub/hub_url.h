@@ -6,6 +6,11 @@
 //   HF_TOKEN             sent as "Authorization: Bearer ..." to the Hub's host only
 //   HTTPS_PROXY / https_proxy, HTTP_PROXY / http_proxy   a proxy for that scheme (host:port, or
 //                        a URL with optional user:password@)
+//   NO_PROXY / no_proxy  hosts reached directly, as curl reads it: comma- or space-separated
+//                        names (matching the host and its subdomains; a leading "." or "*."
+//                        is the same), IPv4 addresses or CIDR ranges ("10.0.0.0/8"), each with
+//                        an optional ":port"; "*" alone bypasses the proxy for every host.
+//                        Loopback hosts never go through a proxy.
 //   RAGKIT_OFFLINE=1 / HF_HUB_OFFLINE=1   no network at all
 //
 // Thread-safety: plain values and pure functions (hub_environment() only reads the environment).
@@ -46,6 +51,9 @@ Result<Url> resolve_location(const Url& base, std::string_view location);
 // A proxy given as "host:port" or "http://[user:pass@]host:port"; kInvalidArgument otherwise.
 Result<Url> parse_proxy(std::string_view text);
 
+// Whether NO_PROXY (`no_proxy`, as written) sends requests to host:port directly.
+bool bypasses_proxy(std::string_view host, uint16_t port, std::string_view no_proxy);
+
 // Percent-encodes a path segment (a repo's "org/name" keeps its '/' when keep_slash).
 std::string url_encode_path(std::string_view text, bool keep_slash);
 
@@ -57,6 +65,8 @@ struct HubEnvironment {
   std::string token;
   // HTTPS_PROXY/https_proxy and HTTP_PROXY/http_proxy as written. Default: none.
   std::string https_proxy, http_proxy;
+  // NO_PROXY/no_proxy as written. Default: none.
+  std::string no_proxy;
   // RAGKIT_OFFLINE or HF_HUB_OFFLINE set to anything but "", "0", "false", "no". Default: false.
   bool offline = false;
   // Which variable made `offline` true ("RAGKIT_OFFLINE=1"), for messages.
