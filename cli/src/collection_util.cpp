@@ -145,8 +145,8 @@ Result<std::unique_ptr<embed::Encoder>> open_query_encoder(const std::string& db
 
 std::string lexical_only_note(const std::string& db) {
   return "the collection in " + db + " has no vectors (indexed with --model none): searching by "
-         "words (BM25); `rag index FOLDER --model " + std::string(kDefaultEmbeddingModel) +
-         " --db NEW_DB` adds search by meaning";
+         "words (BM25); `rag index FOLDER --db " + db + " --model " +
+         std::string(kDefaultEmbeddingModel) + "` adds search by meaning in place";
 }
 
 retrieval::Embedder make_embedder(embed::Encoder& encoder) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -121,11 +122,6 @@ int run_index(const IndexArgs& a) {
     settings.index_type.clear();
     embedder = retrieval::lexical_only_embedder();
   } else {
-    if (previous.ok() && previous->model == kNoModel) {
-      return report_error("the collection in " + a.db + " is lexical-only (indexed with --model "
-                          "none); adding vectors to it in place is not supported yet: index into "
-                          "a new --db with --model " + settings.model);
-    }
     auto model_path = resolve_model(settings.model);
     if (!model_path.ok()) return report_error(model_path.status());
     settings.model_path = fs::absolute(*model_path, ec).string();  // `rag search` runs elsewhere
@@ -145,17 +141,43 @@ int run_index(const IndexArgs& a) {
                         "-token limit minus its special tokens): chunks are never truncated");
   }
 
+  // A lexical-only collection indexed now with a model is upgraded in place: its chunks get
+  // vectors, everything else stays.
+  const bool upgrade = !lexical_only && previous.ok() && previous->model == kNoModel;
   retrieval::CollectionOptions copts;
-  copts.model_id = embedder.model_id;
-  copts.dimension = static_cast<uint32_t>(embedder.dimension);
-  copts.index_factory = settings.index_type;  // "" for a lexical-only collection
-  copts.progress = [](std::string_view message, uint64_t done, uint64_t total) {
+  if (!upgrade) {
+    copts.model_id = embedder.model_id;
+    copts.dimension = static_cast<uint32_t>(embedder.dimension);
+    copts.index_factory = settings.index_type;  // "" for a lexical-only collection
+  }
+  copts.progress = [last = std::chrono::steady_clock::time_point()](
+                       std::string_view message, uint64_t done, uint64_t total) mutable {
     if (total == 0) return;  // a new, empty collection: nothing worth saying
+    const auto now = std::chrono::steady_clock::now();
+    if (done != 0 && done != total && now - last < std::chrono::seconds(2)) return;
+    last = now;
     std::fprintf(stderr, "rag: %.*s (%llu/%llu)\n", int(message.size()), message.data(),
                  (unsigned long long)done, (unsigned long long)total);
   };
   auto collection = retrieval::Collection::open(a.db, copts);
   if (!collection.ok()) return report_error(collection.status());
+  std::optional<retrieval::VectorUpgradeSummary> upgraded;
+  size_t truncated = 0;
+  if (upgrade) {
+    retrieval::VectorUpgrade spec;
+    spec.model_id = embedder.model_id;
+    spec.dimension = static_cast<uint32_t>(embedder.dimension);
+    spec.index_factory = settings.index_type;
+    // Chunks were sized by an estimate (no tokenizer then): count those the model cuts.
+    spec.embed = [&](std::span<const std::string> texts) -> Result<std::vector<float>> {
+      RAGKIT_ASSIGN_OR_RETURN(auto result, encoder->embed(texts));
+      truncated += result.n_truncated();
+      return std::move(result.vectors);
+    };
+    auto done = (*collection)->add_vectors(spec);
+    if (!done.ok()) return report_error(done.status());
+    upgraded = *done;
+  }
   Status saved = write_index_settings(a.db, settings);
   if (!saved.ok()) return report_error(saved);
 
@@ -168,13 +190,33 @@ int run_index(const IndexArgs& a) {
   if (!flushed.ok()) return report_error(flushed);
 
   if (a.json) {
-    std::printf("%s\n", index_summary_json(*summary, a.db).dump(2).c_str());
+    nlohmann::json j = index_summary_json(*summary, a.db);
+    if (upgraded) {
+      j["vectors_added"] = {{"chunks", upgraded->chunks},
+                            {"embedded", upgraded->embedded},
+                            {"resumed", upgraded->resumed},
+                            {"truncated", truncated},
+                            {"seconds", upgraded->seconds}};
+    }
+    std::printf("%s\n", j.dump(2).c_str());
   } else {
+    if (upgraded) {
+      std::printf("added vectors of %s to the %llu chunks of the lexical-only collection in "
+                  "%.2f s: dense and hybrid search are on\n",
+                  settings.model.c_str(), (unsigned long long)upgraded->chunks,
+                  upgraded->seconds);
+      if (truncated > 0) {
+        std::printf("  %zu chunks were longer than the model's %zu-token limit and were embedded "
+                    "from their start (`rag index %s --model %s --db NEW_DB` re-chunks for the model)\n",
+                    truncated, encoder->max_seq_length(), a.folder.c_str(),
+                    settings.model.c_str());
+      }
+    }
     print_summary(*summary, a.folder, a.db);
     if (lexical_only) {
       std::printf("  lexical-only (no embedding model): search is BM25, answers are extractive; "
-                  "`rag index %s --model %s --db NEW_DB` adds dense search\n",
-                  a.folder.c_str(), kDefaultEmbeddingModel);
+                  "`rag index %s --db %s --model %s` adds dense search in place\n",
+                  a.folder.c_str(), a.db.c_str(), kDefaultEmbeddingModel);
     }
   }
   return finish_output();

@@ -19,6 +19,7 @@
 
 #include "ragkit/retrieval/collection.h"
 #include "store/records.h"
+#include "crash_child_runner.h"
 #include "store_test_util.h"
 #include "test_env.h"
 
@@ -26,6 +27,8 @@ namespace ragkit::retrieval {
 namespace {
 
 using testing::brute_force;
+using testing::ChildRun;
+using testing::run_and_kill;
 using testing::chunk_count_for;
 using testing::chunk_text_for;
 using testing::compare_exact;
@@ -36,58 +39,6 @@ using testing::versioned_document;
 
 constexpr uint32_t kDim = 16;
 constexpr int kKeys = 30;
-
-struct ChildRun {
-  std::string output;
-  bool opened = false;
-};
-
-// Starts the child, kills it after `delay` (counted from its "O" line when `after_open`),
-// returns everything it printed.
-ChildRun run_and_kill(const std::string& dir, const std::string& factory, uint64_t seed,
-                      uint64_t first_version, std::chrono::microseconds delay, bool after_open) {
-  int fds[2];
-  EXPECT_EQ(::pipe2(fds, O_CLOEXEC), 0);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(fds[1], STDOUT_FILENO);
-    const std::string seed_s = std::to_string(seed), keys_s = std::to_string(kKeys),
-                      version_s = std::to_string(first_version);
-    ::execl(RAGKIT_STORE_CRASH_CHILD, RAGKIT_STORE_CRASH_CHILD, dir.c_str(), factory.c_str(),
-            seed_s.c_str(), keys_s.c_str(), version_s.c_str(), static_cast<char*>(nullptr));
-    std::_Exit(127);
-  }
-  ::close(fds[1]);
-  ChildRun run;
-  std::mutex mutex;
-  std::condition_variable opened;
-  std::thread reader([&] {
-    char buf[4096];
-    for (;;) {
-      const ssize_t n = ::read(fds[0], buf, sizeof(buf));
-      if (n <= 0) break;
-      std::lock_guard lock(mutex);
-      run.output.append(buf, static_cast<size_t>(n));
-      if (!run.opened && run.output.find("O\n") != std::string::npos) {
-        run.opened = true;
-        opened.notify_all();
-      }
-    }
-  });
-  if (after_open) {
-    std::unique_lock lock(mutex);
-    opened.wait_for(lock, std::chrono::seconds(60), [&] { return run.opened; });
-  }
-  std::this_thread::sleep_for(delay);
-  ::kill(pid, SIGKILL);
-  int wstatus = 0;
-  ::waitpid(pid, &wstatus, 0);
-  reader.join();
-  ::close(fds[0]);
-  EXPECT_TRUE(WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL)
-      << "the child ended by itself; its output:\n" << run.output.substr(run.output.size() > 2000 ? run.output.size() - 2000 : 0);
-  return run;
-}
 
 using State = std::map<std::string, std::optional<uint64_t>>;  // key -> version (none: absent)
 
@@ -291,9 +242,12 @@ void crash_rounds(const std::string& factory, int rounds, uint64_t seed) {
     // the others after the child has opened, 0-150 ms into its write loop.
     const bool after_open = rng() % 5 != 0;
     const auto delay = std::chrono::microseconds(after_open ? rng() % 150000 : rng() % 60000);
-    const ChildRun run = run_and_kill(dir, factory, seed * 1000 + round,
-                                      static_cast<uint64_t>(round + 1) * 1000000, delay,
-                                      after_open);
+    const ChildRun run = run_and_kill({dir, factory, std::to_string(seed * 1000 + round),
+                                       std::to_string(kKeys),
+                                       std::to_string(static_cast<uint64_t>(round + 1) * 1000000)},
+                                      delay, after_open);
+    ASSERT_TRUE(run.killed) << "the child ended by itself; its output:\n"
+                            << run.output.substr(run.output.size() > 2000 ? run.output.size() - 2000 : 0);
     if (!run.opened) ++kills_during_open;
     const std::optional<Pending> pending = apply_acknowledged(run.output, state, &acknowledged);
     if (pending) ++in_flight_kills;

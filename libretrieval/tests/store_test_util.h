@@ -10,6 +10,7 @@
 #include <random>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ragkit/retrieval/collection.h"
@@ -72,6 +73,12 @@ inline DocumentInput versioned_document(const std::string& key, uint64_t version
     doc.chunks.push_back(std::move(chunk));
   }
   return doc;
+}
+
+// The vector a test "model" gives a text: a deterministic function of its bytes.
+inline std::vector<float> text_vector(std::string_view text, uint32_t dimension) {
+  std::mt19937_64 rng(key_seed(std::string(text), 0));
+  return random_vector(rng, dimension);
 }
 
 // The exact top k of the stored vectors by inner product with `unit_query`, among the chunks

@@ -209,7 +209,9 @@ TEST_F(IndexSearchCli, ModelNoneIndexesForWordSearchOnly) {
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_NE(r.out.find("added 4"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("lexical-only (no embedding model)"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("--model all-MiniLM-L6-v2 --db NEW_DB"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--db " + db_ + " --model all-MiniLM-L6-v2` adds dense search in place"),
+            std::string::npos)
+      << r.out;
 
   RunResult plain = run_rag({"search", "zebracorn procedure", "--db", db_});
   ASSERT_EQ(plain.exit_code, 0) << describe(plain);
@@ -228,13 +230,68 @@ TEST_F(IndexSearchCli, ModelNoneIndexesForWordSearchOnly) {
   EXPECT_NE(answer["answer"].get<std::string>().find("replaces the old key"), std::string::npos)
       << answer.dump(2);
 
-  // Re-indexing keeps it lexical-only; a model cannot be mixed in (yet) and says what to do.
+  // Re-indexing keeps it lexical-only.
   RunResult again = run_rag({"index", notes_, "--db", db_, "--json"});
   ASSERT_EQ(again.exit_code, 0) << describe(again);
   EXPECT_EQ(parse_json(again)["unchanged"], 4);
-  RunResult upgrade = run_rag({"index", notes_, "--db", db_, "--model", random_minilm_model()});
-  EXPECT_EQ(upgrade.exit_code, 1);
-  EXPECT_NE(upgrade.err.find("index into a new --db"), std::string::npos) << upgrade.err;
+}
+
+// A lexical-only collection indexed later with a model gets vectors in place: the same chunks
+// (ids, texts), now searchable by meaning, and the files added meanwhile indexed with them.
+TEST_F(IndexSearchCli, ModelAddsVectorsToALexicalOnlyCollectionInPlace) {
+  ASSERT_EQ(run_rag({"index", notes_, "--db", db_, "--model", "none"}).exit_code, 0);
+  const json lexical = search("zebracorn procedure", "lexical");
+  RunResult exported = run_rag({"docs", "--db", db_, "--json"});
+  ASSERT_EQ(exported.exit_code, 0) << describe(exported);
+  const json docs_before = parse_json(exported);
+  write_whole_file(notes_ + "/later.md", "# Later\n\nThe quokkafish migration happens at dawn.\n");
+
+  RunResult upgrade = run_rag({"index", notes_, "--db", db_, "--model", random_minilm_model(),
+                               "--json"});
+  ASSERT_EQ(upgrade.exit_code, 0) << describe(upgrade);
+  const json summary = parse_json(upgrade);
+  EXPECT_GT(summary["vectors_added"]["chunks"].get<int>(), 0) << summary.dump(2);
+  EXPECT_EQ(summary["vectors_added"]["embedded"], summary["vectors_added"]["chunks"]);
+  EXPECT_EQ(summary["unchanged"], 4) << "nothing re-read, re-chunked or replaced";
+  EXPECT_EQ(summary["added"], 1);
+  EXPECT_NE(upgrade.err.find("adding vectors of model"), std::string::npos) << upgrade.err;
+
+  // The old documents are the same records (ids and chunk counts); lexical search is unchanged.
+  RunResult after = run_rag({"docs", "--db", db_, "--json"});
+  ASSERT_EQ(after.exit_code, 0) << describe(after);
+  const json docs_after = parse_json(after);
+  for (const json& before : docs_before["documents"]) {
+    bool found = false;
+    for (const json& now : docs_after["documents"]) {
+      if (now["path"] != before["path"]) continue;
+      found = true;
+      EXPECT_EQ(now, before) << before["path"];
+    }
+    EXPECT_TRUE(found) << before["path"];
+  }
+  const json lexical_after = search("zebracorn procedure", "lexical");
+  ASSERT_EQ(lexical_after["results"].size(), lexical["results"].size());
+  for (size_t i = 0; i < lexical["results"].size(); ++i) {  // scores moved: one more document
+    EXPECT_EQ(lexical_after["results"][i]["chunk_id"], lexical["results"][i]["chunk_id"]);
+    EXPECT_EQ(lexical_after["results"][i]["text"], lexical["results"][i]["text"]);
+  }
+  // Dense and hybrid search work, with no note about a lexical-only collection.
+  RunResult dense = run_rag({"search", "quokkafish", "--db", db_, "--mode", "dense", "--json"});
+  ASSERT_EQ(dense.exit_code, 0) << describe(dense);
+  EXPECT_FALSE(parse_json(dense)["results"].empty()) << dense.out;
+  RunResult hybrid = run_rag({"search", "zebracorn procedure", "--db", db_});
+  ASSERT_EQ(hybrid.exit_code, 0) << describe(hybrid);
+  EXPECT_EQ(hybrid.err.find("BM25"), std::string::npos) << hybrid.err;
+  EXPECT_NE(hybrid.out.find("notes/rotation.txt"), std::string::npos) << hybrid.out;
+
+  // Again: nothing to do; --model none now refused (it holds vectors).
+  RunResult again = run_rag({"index", notes_, "--db", db_, "--json"});
+  ASSERT_EQ(again.exit_code, 0) << describe(again);
+  EXPECT_FALSE(parse_json(again).contains("vectors_added"));
+  EXPECT_EQ(parse_json(again)["unchanged"], 5);
+  RunResult none = run_rag({"index", notes_, "--db", db_, "--model", "none"});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("holds vectors of model"), std::string::npos) << none.err;
 }
 
 TEST_F(IndexSearchCli, ClearErrors) {

@@ -91,6 +91,7 @@ class Collection::Impl {
                                                const HybridSearchParams& params) const;
   CollectionStats stats() const;
   Status export_jsonl(std::ostream& out) const;
+  Result<VectorUpgradeSummary> add_vectors(const VectorUpgrade& upgrade);
 
   std::string dir_;
 
@@ -107,7 +108,14 @@ class Collection::Impl {
   Status load_documents();
   Status load_or_rebuild_index();
   Status replay_change_log(VectorIndex& index, uint64_t from_generation);
+  // An index of `factory` over every stored vector (the collection's own type by default).
   Result<std::unique_ptr<VectorIndex>> build_index_from_vectors(const std::string& why);
+  Result<std::unique_ptr<VectorIndex>> build_index_from_vectors(const std::string& why,
+                                                                const std::string& factory,
+                                                                uint32_t dimension);
+  // add_vectors' steps: embed the chunks that lack a vector; drop vectors of chunks gone.
+  Status embed_missing_vectors(const VectorUpgrade& upgrade, VectorUpgradeSummary& summary);
+  Status drop_orphan_vectors();
   Status check_index_matches_documents(const VectorIndex& index) const;
   Status save_index_locked();
   Status maybe_maintain_locked();
@@ -475,14 +483,19 @@ Status Collection::Impl::replay_change_log(VectorIndex& index, uint64_t from_gen
 
 Result<std::unique_ptr<VectorIndex>> Collection::Impl::build_index_from_vectors(
     const std::string& why) {
-  RAGKIT_ASSIGN_OR_RETURN(auto index, VectorIndex::create(factory_, dimension_));
-  const std::string message = why + "; rebuilding the '" + factory_ + "' index from " +
+  return build_index_from_vectors(why, factory_, dimension_);
+}
+
+Result<std::unique_ptr<VectorIndex>> Collection::Impl::build_index_from_vectors(
+    const std::string& why, const std::string& factory, uint32_t dimension) {
+  RAGKIT_ASSIGN_OR_RETURN(auto index, VectorIndex::create(factory, dimension));
+  const std::string message = why + "; building the '" + factory + "' index from " +
                               to_string(chunk_count_) + " stored vectors";
   report(message, 0, chunk_count_);
   std::vector<uint64_t> ids;
   std::vector<float> vectors;
   ids.reserve(kRebuildBatch);
-  vectors.reserve(kRebuildBatch * dimension_);
+  vectors.reserve(kRebuildBatch * dimension);
   uint64_t done = 0;
   const auto add_batch = [&]() -> Status {
     RAGKIT_RETURN_IF_ERROR(index->add(ids, vectors.data()));
@@ -498,10 +511,10 @@ Result<std::unique_ptr<VectorIndex>> Collection::Impl::build_index_from_vectors(
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     RAGKIT_ASSIGN_OR_RETURN(uint64_t id, parse_chunk_key(std::string_view(it->key().data(),
                                                                            it->key().size())));
-    vectors.resize(vectors.size() + dimension_);
+    vectors.resize(vectors.size() + dimension);
     RAGKIT_RETURN_IF_ERROR(decode_vector(id, std::string_view(it->value().data(),
                                                               it->value().size()),
-                                         dimension_, vectors.data() + ids.size() * dimension_));
+                                         dimension, vectors.data() + ids.size() * dimension));
     ids.push_back(id);
     if (ids.size() == kRebuildBatch) RAGKIT_RETURN_IF_ERROR(add_batch());
   }
@@ -827,12 +840,191 @@ Status Collection::Impl::refresh() {
   RAGKIT_RETURN_IF_ERROR(load_documents());
   RAGKIT_ASSIGN_OR_RETURN(lexical_, LexicalIndex::open(db_, lexical_cf_));
   if (lexical_only()) return Status::ok_status();
-  // Catch the in-memory index up from the log when it is still there, else reload or rebuild.
-  if (replay_change_log(*index_, old_generation).ok() &&
+  // Catch the in-memory index up from the log when it is still there, else reload or rebuild
+  // (no index yet: the writer has just added vectors to a lexical-only collection).
+  if (index_ && replay_change_log(*index_, old_generation).ok() &&
       check_index_matches_documents(*index_).ok()) {
     return Status::ok_status();
   }
   return load_or_rebuild_index();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upgrading a lexical-only collection in place
+
+Result<VectorUpgradeSummary> Collection::Impl::add_vectors(const VectorUpgrade& upgrade) {
+  const auto started = std::chrono::steady_clock::now();
+  const std::string where = "collection " + dir_;
+  if (options_.read_only) return Status::invalid_argument(where + " was opened read-only");
+  if (upgrade.model_id.empty() || upgrade.dimension == 0 || upgrade.dimension > 65536 ||
+      !upgrade.embed || upgrade.batch == 0) {
+    return Status::invalid_argument(
+        "adding vectors needs a model id, a dimension (1 to 65536), an embed function and a "
+        "batch size");
+  }
+  const std::string factory = upgrade.index_factory.empty() ? "Flat" : upgrade.index_factory;
+  std::lock_guard write_lock(write_mutex_);
+  VectorUpgradeSummary summary;
+  if (!lexical_only()) {
+    if (upgrade.model_id == model_id_ && upgrade.dimension == dimension_) {
+      summary.chunks = chunk_count_;
+      return summary;  // already there
+    }
+    return Status::invalid_argument(where + " already holds " + to_string(dimension_) +
+                                    "-dimensional vectors of model '" + model_id_ + "', not '" +
+                                    upgrade.model_id +
+                                    "'; re-index into a new collection to change models");
+  }
+  RAGKIT_RETURN_IF_ERROR(VectorIndex::create(factory, upgrade.dimension).status());
+
+  // The marker says whose vectors the vectors family holds; anything else there is dropped.
+  const std::string marker = nlohmann::json{{"model_id", upgrade.model_id},
+                                            {"dimension", upgrade.dimension},
+                                            {"index_factory", factory}}
+                                 .dump();
+  std::string stored;
+  bool found = false;
+  RAGKIT_RETURN_IF_ERROR(read_meta(kMetaVectorUpgrade, &stored, &found));
+  if (!found || stored != marker) {
+    rocksdb::WriteBatch batch;
+    batch.DeleteRange(vectors_cf_, chunk_key(0), chunk_key(UINT64_MAX) + '\0');
+    batch.Put(meta_cf_, kMetaVectorUpgrade, marker);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    RAGKIT_RETURN_IF_ERROR(from_rocksdb(db_->Write(wo, &batch), "starting to add vectors to " + where));
+  }
+  RAGKIT_RETURN_IF_ERROR(embed_missing_vectors(upgrade, summary));
+  RAGKIT_RETURN_IF_ERROR(drop_orphan_vectors());
+  RAGKIT_ASSIGN_OR_RETURN(
+      std::unique_ptr<VectorIndex> index,
+      build_index_from_vectors("vectors of model '" + upgrade.model_id + "' added", factory,
+                               upgrade.dimension));
+
+  // The switch: from here on the collection holds vectors (one synced write).
+  const uint64_t generation = generation_ + 1;
+  rocksdb::WriteBatch batch;
+  batch.Put(meta_cf_, kMetaModelId, upgrade.model_id);
+  batch.Put(meta_cf_, kMetaDimension, to_string(upgrade.dimension));
+  batch.Put(meta_cf_, kMetaIndexFactory, factory);
+  batch.Put(meta_cf_, kMetaGeneration, to_string(generation));
+  batch.Delete(meta_cf_, kMetaVectorUpgrade);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  RAGKIT_RETURN_IF_ERROR(from_rocksdb(db_->Write(wo, &batch), "adding vectors to " + where));
+  Status saved;
+  {
+    std::unique_lock lock(state_mutex_);
+    model_id_ = upgrade.model_id;
+    dimension_ = upgrade.dimension;
+    factory_ = factory;
+    generation_ = generation;
+    index_ = std::move(index);
+    index_file_generation_ = 0;
+    changes_since_save_ = 0;
+    take_snapshot_locked();
+    saved = save_index_locked();  // on failure the next open rebuilds it from the vectors
+  }
+  summary.chunks = chunk_count_;
+  summary.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  RAGKIT_RETURN_IF_ERROR(saved.with_context("the vectors are stored, but saving index.faiss failed"));
+  return summary;
+}
+
+Status Collection::Impl::embed_missing_vectors(const VectorUpgrade& upgrade,
+                                               VectorUpgradeSummary& summary) {
+  // Writes wait on write_mutex_ (held by the caller): the documents cannot change meanwhile.
+  std::vector<uint64_t> ids;
+  ids.reserve(chunk_count_);
+  for (const auto& [path, record] : by_path_) {
+    for (uint32_t i = 0; i < record.chunk_count; ++i) ids.push_back(record.chunk_id(i));
+  }
+  const uint32_t dim = upgrade.dimension;
+  const std::string message = "adding vectors of model '" + upgrade.model_id + "' to " +
+                              to_string(ids.size()) + " chunks";
+  report(message, 0, ids.size());
+  std::vector<std::string> key_storage, values, texts;
+  std::vector<rocksdb::Slice> keys;
+  std::vector<uint64_t> missing;
+  std::vector<float> unit(dim), scratch(dim);
+  uint64_t done = 0;
+  for (size_t begin = 0; begin < ids.size(); begin += upgrade.batch) {
+    const size_t n = std::min(upgrade.batch, ids.size() - begin);
+    key_storage.clear();
+    for (size_t i = 0; i < n; ++i) key_storage.push_back(chunk_key(ids[begin + i]));
+    keys.assign(key_storage.begin(), key_storage.end());
+    // Vectors an interrupted run stored already (and that decode) are kept.
+    std::vector<rocksdb::ColumnFamilyHandle*> vector_cfs(n, vectors_cf_);
+    std::vector<rocksdb::Status> got = db_->MultiGet(rocksdb::ReadOptions(), vector_cfs, keys, &values);
+    missing.clear();
+    std::vector<rocksdb::Slice> missing_keys;
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t id = ids[begin + i];
+      if (got[i].ok() && decode_vector(id, values[i], dim, scratch.data()).ok()) {
+        ++summary.resumed;
+        continue;
+      }
+      if (!got[i].ok() && !got[i].IsNotFound()) {
+        return from_rocksdb(got[i], "reading stored vectors");
+      }
+      missing.push_back(id);
+      missing_keys.push_back(keys[i]);
+    }
+    if (!missing.empty()) {
+      std::vector<rocksdb::ColumnFamilyHandle*> chunk_cfs(missing.size(), chunks_cf_);
+      got = db_->MultiGet(rocksdb::ReadOptions(), chunk_cfs, missing_keys, &values);
+      texts.clear();
+      for (size_t i = 0; i < missing.size(); ++i) {
+        RAGKIT_RETURN_IF_ERROR(from_rocksdb(got[i], "reading chunk " + to_string(missing[i])));
+        RAGKIT_ASSIGN_OR_RETURN(ChunkRecord chunk, decode_chunk(missing[i], values[i]));
+        texts.push_back(std::move(chunk.text));
+      }
+      const auto embed_started = std::chrono::steady_clock::now();
+      Result<std::vector<float>> vectors = upgrade.embed(texts);
+      summary.embed_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - embed_started).count();
+      const std::string stopped = " (" + to_string(done) + " of " + to_string(ids.size()) +
+                                  " chunks have vectors; running it again continues there)";
+      if (!vectors.ok()) return vectors.status().with_context("embedding chunks" + stopped);
+      if (vectors->size() != missing.size() * dim) {
+        return Status::invalid_argument("the embedder gave " + to_string(vectors->size()) +
+                                        " numbers for " + to_string(missing.size()) + " texts of " +
+                                        to_string(dim) + " dimensions" + stopped);
+      }
+      rocksdb::WriteBatch batch;
+      for (size_t i = 0; i < missing.size(); ++i) {
+        const std::span<const float> row(vectors->data() + i * dim, dim);
+        RAGKIT_RETURN_IF_ERROR(normalise(row, unit.data(),
+                                         "the embedding of chunk " + to_string(missing[i]))
+                                   .with_context("embedding chunks" + stopped));
+        batch.Put(vectors_cf_, missing_keys[i], encode_vector(unit));
+      }
+      // Unsynced: the final switch is a synced write, which syncs these with it.
+      RAGKIT_RETURN_IF_ERROR(
+          from_rocksdb(db_->Write(rocksdb::WriteOptions(), &batch), "storing vectors in " + dir_));
+      summary.embedded += missing.size();
+    }
+    done += n;
+    report(message, done, ids.size());
+  }
+  return Status::ok_status();
+}
+
+Status Collection::Impl::drop_orphan_vectors() {
+  // Vectors of chunks removed since an interrupted run stored them.
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), vectors_cf_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    RAGKIT_ASSIGN_OR_RETURN(uint64_t id, parse_chunk_key(std::string_view(it->key().data(),
+                                                                           it->key().size())));
+    auto doc = by_id_.find(document_id_of(id));
+    if (doc == by_id_.end() || chunk_index_of(id) >= doc->second->chunk_count) {
+      batch.Delete(vectors_cf_, it->key());
+    }
+  }
+  RAGKIT_RETURN_IF_ERROR(from_rocksdb(it->status(), "reading the stored vectors"));
+  if (batch.Count() == 0) return Status::ok_status();
+  return from_rocksdb(db_->Write(rocksdb::WriteOptions(), &batch), "dropping stale vectors");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1238,6 +1430,9 @@ Result<std::vector<SearchHit>> Collection::search_hybrid(std::string_view query_
 }
 
 CollectionStats Collection::stats() const { return impl_->stats(); }
+Result<VectorUpgradeSummary> Collection::add_vectors(const VectorUpgrade& upgrade) {
+  return impl_->add_vectors(upgrade);
+}
 Status Collection::rebuild_index() {
   return guarded("rebuilding the index", [&] { return impl_->rebuild_index(); });
 }

@@ -48,6 +48,9 @@ inline constexpr std::string_view kMetaNextDocumentId = "next_document_id";
 inline constexpr std::string_view kMetaCreatedUnix = "created_unix";
 inline constexpr std::string_view kMetaGeneration = "generation";
 inline constexpr std::string_view kMetaLogPrefix = "log/";
+// Present while Collection::add_vectors is upgrading a lexical-only collection: the model,
+// dimension and index type whose vectors the vectors family holds so far (JSON).
+inline constexpr std::string_view kMetaVectorUpgrade = "vector_upgrade";
 
 std::string chunk_key(uint64_t chunk_id);
 Result<uint64_t> parse_chunk_key(std::string_view key);

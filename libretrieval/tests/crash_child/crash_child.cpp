@@ -4,6 +4,12 @@
 // each line flushed at once, until SIGKILL.
 //
 //   ragkit_store_crash_child <dir> <index factory> <seed> <keys> <first version>
+//
+// With `upgrade` first it runs Collection::add_vectors on a lexical-only collection instead
+// (embedding each text as testing::text_vector, slowly enough to be killed in the middle),
+// printing "O" once open and "D <embedded> <resumed>" when done:
+//
+//   ragkit_store_crash_child upgrade <dir> <index factory>
 #include <unistd.h>
 
 #include <cstdio>
@@ -28,10 +34,42 @@ void say(const std::string& line) {
   }
 }
 
+int upgrade(const std::string& dir, const std::string& factory) {
+  using namespace ragkit::retrieval;
+  auto opened = Collection::open(dir);
+  if (!opened.ok()) {
+    say("E " + opened.status().to_string());
+    return 2;
+  }
+  say("O");
+  VectorUpgrade spec;
+  spec.model_id = "upgrade-model";
+  spec.dimension = kDim;
+  spec.index_factory = factory;
+  spec.batch = 4;
+  spec.embed = [](std::span<const std::string> texts) -> ragkit::Result<std::vector<float>> {
+    ::usleep(3000);
+    std::vector<float> out;
+    for (const std::string& text : texts) {
+      const auto v = testing::text_vector(text, kDim);
+      out.insert(out.end(), v.begin(), v.end());
+    }
+    return out;
+  };
+  auto done = (*opened)->add_vectors(spec);
+  if (!done.ok()) {
+    say("E " + done.status().to_string());
+    return 2;
+  }
+  say("D " + std::to_string(done->embedded) + " " + std::to_string(done->resumed));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace ragkit::retrieval;
+  if (argc == 4 && std::string(argv[1]) == "upgrade") return upgrade(argv[2], argv[3]);
   if (argc != 6) {
     std::fprintf(stderr, "usage: %s dir factory seed keys first_version\n", argv[0]);
     return 1;

@@ -42,6 +42,15 @@
 // rebuild_index is a no-op. Opening one with a model id, a dimension or an index type is an
 // error naming both sides. `rag eval beir --mode lexical` evaluates BM25 through one.
 //
+// Upgrading in place: add_vectors() turns a lexical-only collection into one searchable by
+// meaning — every stored chunk is embedded and its vector stored; documents, chunks, postings
+// and document ids stay exactly as they are (nothing is re-read, re-chunked or re-indexed for
+// BM25). It is crash-safe and resumable: the collection stays lexical-only until the last
+// vector is stored, then model id, dimension and index type are committed in one synced write
+// and the FAISS index is built. A run that is killed leaves a lexical-only collection (with a
+// marker naming the model); the next add_vectors with the same model, dimension and index type
+// keeps the vectors already stored and embeds the rest, another one starts over.
+//
 // Processes: one writer at a time (a second gets "… is open for writing by process <pid>"),
 // any number of readers (CollectionOptions::read_only) that see the collection as it was when
 // they opened it (refresh() catches up).
@@ -110,6 +119,24 @@ struct DenseSearchParams {
   // When a filter admits at most this many chunks, they are scored exactly instead of through
   // an approximate index (which can miss admitted chunks under a very selective filter).
   uint64_t exact_below = 2048;  // Default: 2048
+};
+
+// add_vectors(): the model that embeds the chunks of a lexical-only collection.
+struct VectorUpgrade {
+  std::string model_id;       // required
+  uint32_t dimension = 0;     // required, > 0
+  std::string index_factory;  // Default: "" ("Flat")
+  // Embeds texts: texts.size() x dimension floats, row-major, in input order.
+  std::function<Result<std::vector<float>>(std::span<const std::string> texts)> embed;
+  size_t batch = 64;  // Default: 64 chunks per call to embed (and per write)
+};
+
+struct VectorUpgradeSummary {
+  uint64_t chunks = 0;          // chunks that now have vectors
+  uint64_t embedded = 0;        // embedded by this run
+  uint64_t resumed = 0;         // kept from an interrupted earlier run
+  double seconds = 0;
+  double embed_seconds = 0;     // inside VectorUpgrade::embed
 };
 
 struct HybridSearchParams {
@@ -189,6 +216,12 @@ class Collection {
                                                const HybridSearchParams& params = {}) const;
 
   CollectionStats stats() const;
+
+  // Makes a lexical-only collection searchable by meaning, in place (see the top of this file).
+  // Progress goes to CollectionOptions::progress. On a collection that already holds vectors of
+  // the same model and dimension it does nothing; of another model it is an invalid_argument
+  // error. Writes wait meanwhile; lexical searches go on.
+  Result<VectorUpgradeSummary> add_vectors(const VectorUpgrade& upgrade);
 
   // Rebuilds the FAISS index from the stored vectors (drops tombstones, retrains IVF/PQ/SQ)
   // and saves it.
