@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer target built in a build folder (default build-fuzz) for FUZZ_SECONDS each,
+# Runs every libFuzzer target built in a build folder (default build-asan) for FUZZ_SECONDS each,
 # starting from a seed corpus of real inputs, and fails if any of them finds a crash, a leak or a
 # hang. Used by `make fuzz`; run it by hand the same way:
 #
-#   FUZZ_SECONDS=300 tools/run_fuzzers.sh build-fuzz
+#   FUZZ_SECONDS=300 tools/run_fuzzers.sh build-asan
 #
 # Seeds (built fresh in a temp folder, never written into the shared data):
 #   gguf_fuzz         GGUF files under 1.5 MB from $RAGKIT_TOKENIZERS_DIR, $RAGKIT_GOLDEN_DIR and
@@ -29,7 +29,7 @@
 # FUZZ_JOBS (default: the number of cores) fuzzers run at once; each is single-threaded.
 set -euo pipefail
 
-build_dir=${1:-build-fuzz}
+build_dir=${1:-build-asan}
 fuzz_seconds=${FUZZ_SECONDS:-60}
 fuzz_jobs=${FUZZ_JOBS:-$(nproc)}
 

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -45,11 +46,37 @@ struct ForcedIsa {
   bool ok = false;
 };
 
+// float -> IEEE half bits, rounding to nearest even: the compiler's _Float16 where it has one
+// (gcc; clang 14 has none on x86), else the nearest of all finite halves found by binary search
+// over their exact values. Either is independent of the library's bit manipulations.
 uint16_t half_bits(float f) {
+#if defined(__FLT16_MAX__)
   const _Float16 h = static_cast<_Float16>(f);
   uint16_t bits;
   std::memcpy(&bits, &h, 2);
   return bits;
+#else
+  static const std::vector<double> halves = [] {
+    std::vector<double> v;
+    for (int h = 0; h <= 0x7bff; ++h) {  // every finite non-negative half, in increasing order
+      const int e = h >> 10, m = h & 1023;
+      v.push_back(e == 0 ? std::ldexp(m, -24) : std::ldexp(1024 + m, e - 25));
+    }
+    return v;
+  }();
+  const uint16_t sign = std::signbit(f) ? 0x8000 : 0;
+  const double a = std::fabs(static_cast<double>(f));
+  if (std::isnan(f)) return sign | 0x7e00;
+  if (a >= 65520.0) return sign | 0x7c00;  // past halfway to 65536: infinity
+  const auto it = std::lower_bound(halves.begin(), halves.end(), a);
+  size_t i = static_cast<size_t>(it - halves.begin());
+  if (i == halves.size()) return sign | 0x7bff;  // above 65504, nearer to it than to infinity
+  if (halves[i] != a) {
+    const double below = a - halves[i - 1], above = halves[i] - a;
+    if (below < above || (below == above && (i - 1) % 2 == 0)) --i;  // ties to the even one
+  }
+  return sign | static_cast<uint16_t>(i);
+#endif
 }
 
 std::vector<float> random_floats(std::mt19937& rng, size_t n, float scale) {
