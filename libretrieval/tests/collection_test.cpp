@@ -406,5 +406,24 @@ TEST(CollectionTest, BulkLoadWithoutSyncThenFlushIsDurable) {
   EXPECT_EQ(c->stats().chunks, 200u);
 }
 
+// A missing index.faiss is rebuilt from the stored vectors, and the user is told so in words
+// that say it is a rebuild (the crash test counts recoveries by them).
+TEST(CollectionTest, AMissingIndexFileIsRebuiltAndSaysSo) {
+  const std::string dir = ragkit::testing::make_temp_dir("coll");
+  std::mt19937_64 rng(8);
+  auto c = open_ok(dir);
+  ASSERT_TRUE(c->upsert(make_doc(rng, "a.md", 3)).ok());
+  c.reset();
+  ASSERT_TRUE(std::filesystem::remove(dir + "/index.faiss"));
+  std::vector<std::string> progress;
+  CollectionOptions o = options();
+  o.progress = [&](std::string_view m, uint64_t, uint64_t) { progress.emplace_back(m); };
+  c = open_ok(dir, o);
+  ASSERT_FALSE(progress.empty());
+  EXPECT_EQ(progress.front(),
+            "index.faiss is missing; rebuilding the 'Flat' index from 3 stored vectors");
+  EXPECT_EQ(c->stats().index_vectors, 3u);
+}
+
 }  // namespace
 }  // namespace ragkit::retrieval

@@ -108,9 +108,10 @@ class Collection::Impl {
   Status load_documents();
   Status load_or_rebuild_index();
   Status replay_change_log(VectorIndex& index, uint64_t from_generation);
-  // An index of `factory` over every stored vector (the collection's own type by default).
+  // Rebuilds the collection's index from every stored vector, reporting `why`.
   Result<std::unique_ptr<VectorIndex>> build_index_from_vectors(const std::string& why);
-  Result<std::unique_ptr<VectorIndex>> build_index_from_vectors(const std::string& why,
+  // An index of `factory` over every stored vector; `message` is what progress reports say.
+  Result<std::unique_ptr<VectorIndex>> build_index_from_vectors(const std::string& message,
                                                                 const std::string& factory,
                                                                 uint32_t dimension);
   // add_vectors' steps: embed the chunks that lack a vector; drop vectors of chunks gone.
@@ -483,14 +484,14 @@ Status Collection::Impl::replay_change_log(VectorIndex& index, uint64_t from_gen
 
 Result<std::unique_ptr<VectorIndex>> Collection::Impl::build_index_from_vectors(
     const std::string& why) {
-  return build_index_from_vectors(why, factory_, dimension_);
+  return build_index_from_vectors(why + "; rebuilding the '" + factory_ + "' index from " +
+                                      to_string(chunk_count_) + " stored vectors",
+                                  factory_, dimension_);
 }
 
 Result<std::unique_ptr<VectorIndex>> Collection::Impl::build_index_from_vectors(
-    const std::string& why, const std::string& factory, uint32_t dimension) {
+    const std::string& message, const std::string& factory, uint32_t dimension) {
   RAGKIT_ASSIGN_OR_RETURN(auto index, VectorIndex::create(factory, dimension));
-  const std::string message = why + "; building the '" + factory + "' index from " +
-                              to_string(chunk_count_) + " stored vectors";
   report(message, 0, chunk_count_);
   std::vector<uint64_t> ids;
   std::vector<float> vectors;
@@ -897,8 +898,10 @@ Result<VectorUpgradeSummary> Collection::Impl::add_vectors(const VectorUpgrade& 
   RAGKIT_RETURN_IF_ERROR(drop_orphan_vectors());
   RAGKIT_ASSIGN_OR_RETURN(
       std::unique_ptr<VectorIndex> index,
-      build_index_from_vectors("vectors of model '" + upgrade.model_id + "' added", factory,
-                               upgrade.dimension));
+      build_index_from_vectors("vectors of model '" + upgrade.model_id + "' added; building the '" +
+                                   factory + "' index from " + to_string(chunk_count_) +
+                                   " stored vectors",
+                               factory, upgrade.dimension));
 
   // The switch: from here on the collection holds vectors (one synced write).
   const uint64_t generation = generation_ + 1;
