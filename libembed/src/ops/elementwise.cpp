@@ -1,6 +1,7 @@
 #include "ops/elementwise.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #define RAGKIT_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -12,13 +13,18 @@ namespace {
 // exp(x) by range reduction x = k ln2 + r, |r| <= ln2/2, and a degree-6 polynomial for e^r;
 // 2^k is built in the exponent bits. Inputs are clamped to the float range, so no branches.
 // Plain comparisons and the 1.5 * 2^23 rounding trick instead of fmin/fmax/nearbyint: those are
-// library calls that stop the loops from vectorising.
+// library calls that stop the loops from vectorising. The same trick gives k as an integer: the
+// rounded sum's low mantissa bits ARE k (plus the bits of 1.5 * 2^23), read without a float-to-int
+// conversion, which would be undefined for a NaN (the clamps let NaN through, so exp(NaN) = NaN).
 inline float exp_inline(float x) {
   x = x < -87.3f ? -87.3f : x;
   x = x > 88.7f ? 88.7f : x;
   constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  const float k = (x * 1.44269504088896341f + kRound) - kRound;
-  const float r = std::fma(k, -0.693145751953125f, std::fma(k, -1.428606765330187045e-6f, x));
+  constexpr int32_t kRoundBits = 0x4B400000;
+  const float rounded = x * 1.44269504088896341f + kRound;
+  const float k = rounded - kRound;
+  // Cody-Waite: x - k ln2 with ln2 = hi + lo; k hi first, where fma cancels it exactly.
+  const float r = std::fma(k, -1.428606765330187045e-6f, std::fma(k, -0.693145751953125f, x));
   float p = 1.0f / 720;
   p = std::fma(p, r, 1.0f / 120);
   p = std::fma(p, r, 1.0f / 24);
@@ -26,7 +32,9 @@ inline float exp_inline(float x) {
   p = std::fma(p, r, 0.5f);
   p = std::fma(p, r, 1.0f);
   p = std::fma(p, r, 1.0f);
-  int32_t bits = (static_cast<int32_t>(k) + 127) << 23;
+  int32_t k_bits;
+  std::memcpy(&k_bits, &rounded, 4);
+  const int32_t bits = static_cast<int32_t>(static_cast<uint32_t>(k_bits - kRoundBits + 127) << 23);
   float scale;
   std::memcpy(&scale, &bits, 4);
   return p * scale;
