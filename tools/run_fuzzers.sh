@@ -256,7 +256,12 @@ run_one() {  # $1: fuzzer binary; writes $work/<name>.report, returns non-zero o
   if [ "$rc" -ne 0 ] || [ -n "$found" ]; then
     {
       echo "FAIL $name (exit code $rc)"
-      tail -n 60 "$log" | sed "s/^/  $name| /"
+      # The cause first: a CI log may keep only the start of this report, and the tail of a long
+      # run is mostly progress lines.
+      grep -m 12 -E "ERROR:|runtime error:|SUMMARY:|deadly signal|out-of-memory|timeout after" \
+        "$log" | sed "s/^/  $name cause| /" || true
+      grep -v -E "^[[:space:]]*NEW_FUNC|(NEW|REDUCE|pulse) +cov:" "$log" | tail -n 60 |
+        sed "s/^/  $name| /"
       if [ -n "$found" ]; then
         echo "  reproducer: $found"
         echo "  replay:     $fuzzer $found"
