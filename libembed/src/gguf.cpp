@@ -523,10 +523,12 @@ class GgufParser {
                        " is not a multiple of the " + traits.name + " block size " +
                        std::to_string(traits.block_size));
       }
-      const uint64_t row = static_cast<uint64_t>(info.ne[0] / traits.block_size) * traits.type_size;
+      uint64_t row = 0;
       const uint64_t n_rows = static_cast<uint64_t>(n_elements / info.ne[0]);
       uint64_t n_bytes = 0;
-      if (__builtin_mul_overflow(row, n_rows, &n_bytes) ||
+      if (__builtin_mul_overflow(static_cast<uint64_t>(info.ne[0] / traits.block_size),
+                                 uint64_t{traits.type_size}, &row) ||
+          __builtin_mul_overflow(row, n_rows, &n_bytes) ||
           n_bytes > std::numeric_limits<size_t>::max()) {
         return corrupt(context_ + " (" + shape + "): the size in bytes overflows 64 bits");
       }

@@ -751,6 +751,10 @@ TEST(GgufHostile, BadDimensions) {
   // 2^62 F32 values: the element count fits, the byte count does not.
   spec.tensors[0].ne = {uint64_t{1} << 31, uint64_t{1} << 31};
   expect_error(build(spec), Status::Code::kCorruption, {"tensor 'a'", "overflows"});
+  // One row of 2^62 + 1 F32 values: its byte count wrapped to 4, so the view claimed 2^62
+  // elements over 4 bytes (found by gguf_fuzz).
+  spec.tensors[0].ne = {(uint64_t{1} << 62) + 1};
+  expect_error(build(spec), Status::Code::kCorruption, {"tensor 'a'", "overflows"});
 }
 
 TEST(GgufHostile, RowNotAMultipleOfTheBlock) {
