@@ -111,6 +111,11 @@ Result<std::unique_ptr<T>> open_with_hints(const std::string& model_path, Open o
   Status status = opened.status();
   if (status.message().find(model_path) == std::string::npos)
     status = status.with_context(model_path);
+  if (fs::is_directory(st) && !has_safetensors(model_path) &&
+      !fs::exists(fs::path(model_path) / "config.json", ec)) {
+    return Status::not_found(status.message() +
+                             "; it is not a model folder: " + kModelHint);
+  }
   // The most common first-run mistake: the tokenizer/config folder without its weights.
   if (fs::is_directory(st) && !has_safetensors(model_path)) {
     return Status::not_found(status.message() +

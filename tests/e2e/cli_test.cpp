@@ -307,6 +307,18 @@ TEST_F(CliTest, DirectoryWithoutWeightsSaysWhereToGetThem) {
   EXPECT_NE(r.err.find("model.safetensors"), std::string::npos) << describe(r);
 }
 
+TEST_F(CliTest, AFolderThatIsNoModelIsNamedAsSuch) {
+  // Not every folder is a model without its weights: one without config.json gets no advice
+  // about all-MiniLM-L6-v2's weights.
+  const std::string dir = make_temp_dir("ragkit-e2e-not-a-model");
+  std::ofstream(dir + "/notes.txt") << "just notes\n";
+  RunResult r = run_rag({"embed", "--model", dir, "x"});
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  EXPECT_NE(r.err.find("not a model folder"), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("config.json"), std::string::npos) << describe(r);
+  EXPECT_EQ(r.err.find("all-MiniLM-L6-v2"), std::string::npos) << describe(r);
+}
+
 TEST_F(CliTest, TruncatedSafetensorsIsAnErrorNotACrash) {
   ASSERT_FALSE(random_model().empty());
   const std::string dir = make_temp_dir("ragkit-e2e-truncated") + "/model";
