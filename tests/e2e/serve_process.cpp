@@ -70,7 +70,7 @@ HttpReply http_request(int port, const std::string& method, const std::string& p
   try {
     send(session, method, path, body, headers);
   } catch (const Poco::Exception& e) {
-    return {.body = "client error: " + e.displayText()};
+    return {.status = 0, .headers = {}, .body = "client error: " + e.displayText()};
   }
   return receive(session);
 }
@@ -85,7 +85,7 @@ std::vector<HttpReply> http_requests_on_one_connection(int port,
     try {
       send(session, call.method, call.path, call.body, call.headers);
     } catch (const Poco::Exception& e) {
-      replies.push_back({.body = "client error: " + e.displayText()});
+      replies.push_back({.status = 0, .headers = {}, .body = "client error: " + e.displayText()});
       continue;
     }
     replies.push_back(receive(session));
@@ -103,7 +103,7 @@ HttpReply http_request_declaring_body(int port, const std::string& method, const
     request.setContentLength(static_cast<std::streamsize>(content_length));
     session.sendRequest(request);
   } catch (const Poco::Exception& e) {
-    return {.body = "client error: " + e.displayText()};
+    return {.status = 0, .headers = {}, .body = "client error: " + e.displayText()};
   }
   return receive(session);
 }
