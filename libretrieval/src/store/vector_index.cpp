@@ -20,6 +20,8 @@
 #include <mutex>
 #include <shared_mutex>
 
+#include "store/flat_ip_storage.h"
+
 namespace ragkit::retrieval::store {
 namespace {
 
@@ -67,6 +69,7 @@ Result<std::unique_ptr<faiss::Index>> make_index(const std::string& factory, uin
                                     status.message());
   }
   disable_polysemous_training(*index);
+  use_simd_inner_product(index);
   return index;
 }
 
@@ -237,7 +240,7 @@ Status VectorIndex::init_from_factory() {
   training_threshold_ = kind.training_vectors;
   if (training_threshold_ > 0) {
     staged_ = true;
-    index_ = std::make_unique<faiss::IndexFlatIP>(dimension_);
+    index_ = std::make_unique<FlatIpStorage>(dimension_);
   } else {
     staged_ = false;
     index_ = std::move(index);
@@ -566,6 +569,7 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::load(const std::string& path,
   Status status = call_faiss("reading " + path, [&] { raw = faiss::read_index(&in); });
   if (!status.ok()) return Status::corruption(status.message());
   std::unique_ptr<faiss::Index> index(raw);
+  use_simd_inner_product(index);
 
   vi->staged_ = staged != 0;
   if (index->d != static_cast<idx_t>(dimension) ||
