@@ -91,13 +91,6 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void add_scaled_row
 
 using Isa = GemvIsa;
 
-Isa detect() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return Isa::kAvx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::kAvx2;
-  return Isa::kScalar;
-}
-
 template <int N>
 void run(Isa isa, const float* w, int64_t in, int64_t ws, const float* x, float* y,
          int64_t y_stride, int64_t o0, int64_t o1) {
@@ -112,8 +105,7 @@ void run(Isa isa, const float* w, int64_t in, int64_t ws, const float* x, float*
 
 bool gemv_f32_with(GemvIsa isa, const float* w, int64_t in, int64_t w_stride, const float* x,
                    int64_t n, float* y, int64_t y_stride, int64_t o0, int64_t o1) {
-  static const Isa best = detect();
-  if (static_cast<int>(isa) > static_cast<int>(best)) return false;
+  if (static_cast<int>(isa) > static_cast<int>(best_simd_isa())) return false;
   switch (n) {
     case 1: run<1>(isa, w, in, w_stride, x, y, y_stride, o0, o1); break;
     case 2: run<2>(isa, w, in, w_stride, x, y, y_stride, o0, o1); break;
@@ -125,8 +117,7 @@ bool gemv_f32_with(GemvIsa isa, const float* w, int64_t in, int64_t w_stride, co
 
 void gemv_f32(const float* w, int64_t in, int64_t w_stride, const float* x, int64_t n, float* y,
               int64_t y_stride, int64_t o0, int64_t o1) {
-  static const Isa best = detect();
-  gemv_f32_with(best, w, in, w_stride, x, n, y, y_stride, o0, o1);
+  gemv_f32_with(best_simd_isa(), w, in, w_stride, x, n, y, y_stride, o0, o1);
 }
 
 void add_scaled_rows(const float* v, int64_t v_stride, const float* p, int64_t count,

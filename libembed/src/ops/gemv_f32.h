@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "ragkit/common/simd_isa.h"
+
 namespace ragkit::embed::ops {
 
 // Batches of up to this many rows go through gemv_f32 (more rows: sgemm is faster).
@@ -23,7 +25,7 @@ void add_scaled_rows(const float* v, int64_t v_stride, const float* p, int64_t c
                      int64_t width);
 
 // The same with a chosen instruction set, for tests (false when this CPU lacks it).
-enum class GemvIsa { kScalar, kAvx2, kAvx512 };
+using GemvIsa = SimdIsa;
 bool gemv_f32_with(GemvIsa isa, const float* w, int64_t in, int64_t w_stride, const float* x,
                    int64_t n, float* y, int64_t y_stride, int64_t o0, int64_t o1);
 

@@ -157,18 +157,8 @@ __attribute__((target("avx512f"))) void dots_avx512(const float* q, const float*
   for (; r < n; ++r) out[r] = dot_avx512(q, rows + r * d, d);
 }
 
-SimdIsa detect() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return SimdIsa::kAvx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return SimdIsa::kAvx2;
-  return SimdIsa::kScalar;
-}
-
 bool supported(SimdIsa isa) {
-  const SimdIsa best = simd_isa();
-  return isa == SimdIsa::kScalar || isa == best ||
-         (isa == SimdIsa::kAvx2 && best == SimdIsa::kAvx512 && __builtin_cpu_supports("avx2") &&
-          __builtin_cpu_supports("fma"));
+  return static_cast<int>(isa) <= static_cast<int>(best_simd_isa());
 }
 
 using DotFn = float (*)(const float*, const float*, size_t);
@@ -192,24 +182,10 @@ DotsFn dots_for(SimdIsa isa) {
   return dots_scalar;
 }
 
-const DotFn kDot = dot_for(simd_isa());
-const DotsFn kDots = dots_for(simd_isa());
+const DotFn kDot = dot_for(best_simd_isa());
+const DotsFn kDots = dots_for(best_simd_isa());
 
 }  // namespace
-
-SimdIsa simd_isa() {
-  static const SimdIsa isa = detect();
-  return isa;
-}
-
-const char* simd_isa_name(SimdIsa isa) {
-  switch (isa) {
-    case SimdIsa::kAvx512: return "AVX-512";
-    case SimdIsa::kAvx2: return "AVX2";
-    case SimdIsa::kScalar: break;
-  }
-  return "baseline x86-64";
-}
 
 float inner_product(const float* a, const float* b, size_t d) { return kDot(a, b, d); }
 

@@ -9,12 +9,11 @@
 
 #include <cstddef>
 
+#include "ragkit/common/simd_isa.h"
+
 namespace ragkit::retrieval::store {
 
-enum class SimdIsa { kScalar, kAvx2, kAvx512 };
-// The instruction set the kernels below use on this CPU.
-SimdIsa simd_isa();
-const char* simd_isa_name(SimdIsa isa);
+// The kernels below use best_simd_isa().
 
 // <a, b> over d floats.
 float inner_product(const float* a, const float* b, size_t d);
