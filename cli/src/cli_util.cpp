@@ -111,20 +111,16 @@ Result<std::unique_ptr<T>> open_with_hints(const std::string& model_path, Open o
   Status status = opened.status();
   if (status.message().find(model_path) == std::string::npos)
     status = status.with_context(model_path);
-  if (fs::is_directory(st) && !has_safetensors(model_path) &&
-      !fs::exists(fs::path(model_path) / "config.json", ec)) {
-    return Status::not_found(status.message() +
-                             "; it is not a model folder: " + kModelHint);
+  if (!fs::is_directory(st) || has_safetensors(model_path)) return status;
+  if (!fs::exists(fs::path(model_path) / "config.json", ec)) {
+    return Status::not_found(status.message() + "; it is not a model folder: " + kModelHint);
   }
   // The most common first-run mistake: the tokenizer/config folder without its weights.
-  if (fs::is_directory(st) && !has_safetensors(model_path)) {
-    return Status::not_found(status.message() +
-                             "; the weights are not in the directory: for all-MiniLM-L6-v2, "
-                             "download model.safetensors from "
-                             "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2 and "
-                             "put it beside config.json");
-  }
-  return status;
+  return Status::not_found(status.message() +
+                           "; the weights are not in the directory: for all-MiniLM-L6-v2, "
+                           "download model.safetensors from "
+                           "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2 and "
+                           "put it beside config.json");
 }
 
 }  // namespace
