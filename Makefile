@@ -124,10 +124,13 @@ bench-generate: build
 
 # The store issue's figures: random 384-dimensional unit vectors in Flat, HNSW32 and IVF4096,PQ48
 # collections of 100k and 1M vectors beside bare FAISS indexes of the same types (long: building
-# HNSW32 over 1M vectors takes a while on 2 cores). STORE_SIZES=100000 for the short run.
+# HNSW32 over 1M vectors takes a while on 2 cores). STORE_SIZES=100000 for the short run;
+# STORE_DATA=anisotropic for vectors with a decaying spectrum, as text embeddings have.
 STORE_SIZES ?= 100000,1000000
+STORE_DATA ?= uniform
 bench-store: build
-	$(BUILD)/cli/rag --threads $(BENCH_THREADS) bench store --sizes $(STORE_SIZES)
+	$(BUILD)/cli/rag --threads $(BENCH_THREADS) bench store --sizes $(STORE_SIZES) \
+	  --data $(STORE_DATA)
 
 # The indexing issue's figures: SciFact's 5,183 abstracts as a folder of text files, indexed end to
 # end by `rag index` with the random-weight all-MiniLM-L6-v2 of `make bench` (documents/s,

@@ -47,27 +47,44 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Deterministic data: `uniform` draws Gaussian vectors (uniform directions once normalised);
-// `clustered` adds noise to one of 1,000 random centres, as real embeddings crowd into topics.
+// Deterministic data. `uniform`: Gaussian vectors, so directions uniform on the sphere (the
+// hardest case for approximate indexes: every point is about as far as every other).
+// `clustered`: noise around one of 1,000 random centres, as embeddings crowd into topics.
+// `anisotropic`: Gaussian with the variance of the i-th principal direction falling as 1/i, in a
+// random orthonormal basis — the decaying spectrum that text embeddings show, where a few
+// directions carry most of the variance (and nearest neighbours mean something).
 class VectorSource {
  public:
   VectorSource(std::string kind, size_t dimension, uint64_t seed)
       : kind_(std::move(kind)), dimension_(dimension), rng_(seed) {
+    std::mt19937_64 shape_rng(12345);  // the same centres or basis for every seed
     if (kind_ == "clustered") {
       centres_.resize(1000 * dimension_);
-      for (float& x : centres_) x = normal_(rng_);
+      for (float& x : centres_) x = normal_(shape_rng);
       for (size_t c = 0; c < 1000; ++c) normalise(&centres_[c * dimension_]);
+    } else if (kind_ == "anisotropic") {
+      basis_ = random_orthonormal_basis(shape_rng);
+      scale_.resize(dimension_);
+      for (size_t i = 0; i < dimension_; ++i) scale_[i] = 1.0f / std::sqrt(float(i + 1));
     }
   }
   void fill(float* out, size_t n) {
+    std::vector<float> z(dimension_);
     for (size_t i = 0; i < n; ++i) {
       float* v = out + i * dimension_;
-      if (centres_.empty()) {
-        for (size_t j = 0; j < dimension_; ++j) v[j] = normal_(rng_);
-      } else {
+      if (kind_ == "clustered") {
         const float* c = &centres_[(rng_() % 1000) * dimension_];
         const float noise = 0.6f / std::sqrt(static_cast<float>(dimension_));
         for (size_t j = 0; j < dimension_; ++j) v[j] = c[j] + noise * normal_(rng_);
+      } else if (kind_ == "anisotropic") {
+        for (size_t j = 0; j < dimension_; ++j) z[j] = scale_[j] * normal_(rng_);
+        std::fill(v, v + dimension_, 0.0f);
+        for (size_t r = 0; r < dimension_; ++r) {  // v = sum_r z_r basis_r
+          const float* b = &basis_[r * dimension_];
+          for (size_t j = 0; j < dimension_; ++j) v[j] += z[r] * b[j];
+        }
+      } else {
+        for (size_t j = 0; j < dimension_; ++j) v[j] = normal_(rng_);
       }
       normalise(v);
     }
@@ -80,11 +97,34 @@ class VectorSource {
     const float inv = static_cast<float>(1.0 / std::sqrt(s));
     for (size_t j = 0; j < dimension_; ++j) v[j] *= inv;
   }
+  // Gram-Schmidt over Gaussian rows (in double: 384 rows stay orthogonal to ~1e-12).
+  std::vector<float> random_orthonormal_basis(std::mt19937_64& rng) {
+    const size_t d = dimension_;
+    std::vector<double> q(d * d);
+    std::normal_distribution<double> normal;
+    for (size_t r = 0; r < d; ++r) {
+      double* row = &q[r * d];
+      for (size_t j = 0; j < d; ++j) row[j] = normal(rng);
+      for (int pass = 0; pass < 2; ++pass) {
+        for (size_t p = 0; p < r; ++p) {
+          const double* prev = &q[p * d];
+          double dot = 0;
+          for (size_t j = 0; j < d; ++j) dot += row[j] * prev[j];
+          for (size_t j = 0; j < d; ++j) row[j] -= dot * prev[j];
+        }
+      }
+      double norm = 0;
+      for (size_t j = 0; j < d; ++j) norm += row[j] * row[j];
+      for (size_t j = 0; j < d; ++j) row[j] /= std::sqrt(norm);
+    }
+    return std::vector<float>(q.begin(), q.end());
+  }
   std::string kind_;
   size_t dimension_;
   std::mt19937_64 rng_;
   std::normal_distribution<float> normal_;
   std::vector<float> centres_;
+  std::vector<float> basis_, scale_;
 };
 
 // One search setting of an index family: a label and the knobs for ragkit and the peer.
@@ -94,12 +134,16 @@ struct SearchSetting {
   int nprobe = 0;
 };
 
-std::vector<SearchSetting> settings_for(const std::string& factory) {
+std::vector<SearchSetting> settings_for(const BenchStoreOptions& o, const std::string& factory) {
+  std::vector<SearchSetting> out;
   if (factory.find("HNSW") != std::string::npos) {
-    return {{"efSearch 64", 64, 0}, {"efSearch 128", 128, 0}};
+    for (int ef : o.ef_search) out.push_back({"efSearch " + std::to_string(ef), ef, 0});
+  } else if (factory.rfind("IVF", 0) == 0) {
+    for (int nprobe : o.nprobe) out.push_back({"nprobe " + std::to_string(nprobe), 0, nprobe});
+  } else {
+    out.push_back({"exact", 0, 0});
   }
-  if (factory.rfind("IVF", 0) == 0) return {{"nprobe 16", 0, 16}, {"nprobe 64", 0, 64}};
-  return {{"exact", 0, 0}};
+  return out;
 }
 
 size_t ivf_lists(const std::string& factory) {
@@ -195,12 +239,17 @@ Result<nlohmann::json> bench_one(const BenchStoreOptions& o, size_t size, const 
     rec["ragkit"]["insert_vectors_per_s"] = static_cast<double>(size) / insert_s;
     rec["ragkit"]["insert_seconds"] = insert_s;
 
+    // Disk is measured in the steady state: after RocksDB has compacted the load's log and
+    // overlapping files (a bulk load leaves both behind for a while).
+    start = Clock::now();
+    RAGKIT_RETURN_IF_ERROR(collection->compact());
+    rec["ragkit"]["compact_seconds"] = seconds_since(start);
     const auto stats = collection->stats();
     rec["ragkit"]["index_trained"] = stats.index_trained;
     rec["ragkit"]["memory_bytes_per_million"] = double(stats.index_memory_bytes) * 1e6 / size;
     rec["ragkit"]["disk_bytes_per_million"] = double(stats.disk_bytes) * 1e6 / size;
 
-    for (const auto& s : settings_for(factory)) {
+    for (const auto& s : settings_for(o, factory)) {
       retrieval::DenseSearchParams params;
       params.ef_search = s.ef_search;
       params.nprobe = s.nprobe;
@@ -285,7 +334,7 @@ Result<nlohmann::json> bench_one(const BenchStoreOptions& o, size_t size, const 
     faiss::write_index(index.get(), &writer);
     rec["faiss"]["memory_bytes_per_million"] = double(writer.data.size()) * 1e6 / size;
 
-    for (const auto& s : settings_for(factory)) {
+    for (const auto& s : settings_for(o, factory)) {
       faiss::SearchParametersHNSW hnsw;
       hnsw.efSearch = s.ef_search;
       // FAISS 1.7.3 reads the graph's own efSearch and ignores the parameter's.
@@ -356,7 +405,8 @@ void print_record(const nlohmann::json& r) {
   if (peer) {
     std::printf("; faiss index %.0f MB", r["faiss"]["memory_bytes_per_million"].get<double>() / 1e6);
   }
-  std::printf("; reopen %.2f s\n", rk["open_seconds"].get<double>());
+  std::printf("; reopen %.2f s; compaction after the load %.1f s\n",
+              rk["open_seconds"].get<double>(), rk["compact_seconds"].get<double>());
 }
 
 }  // namespace
@@ -369,8 +419,13 @@ void add_bench_store_options(CLI::App& command, BenchStoreOptions& o) {
                      "(default Flat, HNSW32, IVF4096,PQ48)");
   command.add_option("--dimension", o.dimension, "Vector dimension (default 384)");
   command.add_option("--queries", o.queries, "Queries per setting (default 1000)");
-  command.add_option("--data", o.data, "uniform (default) or clustered random unit vectors")
-      ->check(CLI::IsMember({"uniform", "clustered"}));
+  command.add_option("--data", o.data,
+                     "Random unit vectors: uniform (default), clustered or anisotropic")
+      ->check(CLI::IsMember({"uniform", "clustered", "anisotropic"}));
+  command.add_option("--ef-search", o.ef_search, "HNSW efSearch values to measure (default 64 128)")
+      ->delimiter(',');
+  command.add_option("--nprobe", o.nprobe, "IVF nprobe values to measure (default 16 64)")
+      ->delimiter(',');
   command.add_option("--dir", o.dir, "Folder for the collections (default: a temporary folder)");
   command.add_option("--peer", o.peer, "faiss (default) or none")
       ->check(CLI::IsMember({"faiss", "none"}));
@@ -378,7 +433,15 @@ void add_bench_store_options(CLI::App& command, BenchStoreOptions& o) {
 }
 
 int run_bench_store(const BenchStoreOptions& o) {
-  if (o.dimension == 0 || o.queries == 0) return report_error("bench store: --dimension and --queries must be positive");
+  if (o.dimension == 0 || o.queries == 0) {
+    return report_error("bench store: --dimension and --queries must be positive");
+  }
+  for (int v : o.ef_search) {
+    if (v <= 0) return report_error("bench store: --ef-search values must be positive");
+  }
+  for (int v : o.nprobe) {
+    if (v <= 0) return report_error("bench store: --nprobe values must be positive");
+  }
   for (size_t size : o.sizes) {
     if (size < kChunksPerDocument * kTimedWrites * 2) {
       return report_error("bench store: sizes must be at least " +

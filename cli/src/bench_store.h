@@ -16,13 +16,15 @@ namespace ragkit::cli {
 
 struct BenchStoreOptions {
   std::vector<size_t> sizes = {100000, 1000000};
-  // FAISS factory strings; the search settings follow from the family (efSearch 64 and 128 for
-  // HNSW, nprobe 16 and 64 for IVF).
+  // FAISS factory strings; the search settings follow from the family.
   std::vector<std::string> index_types = {"Flat", "HNSW32", "IVF4096,PQ48"};
+  std::vector<int> ef_search = {64, 128};  // HNSW
+  std::vector<int> nprobe = {16, 64};      // IVF
   size_t dimension = 384;
   size_t queries = 1000;
   // "uniform": directions uniform on the sphere (the hardest case for approximate indexes);
-  // "clustered": a mixture of 1,000 random directions with noise, closer to real embeddings.
+  // "clustered": a mixture of 1,000 random directions with noise; "anisotropic": variance
+  // falling as 1/i over the principal directions, as text embeddings' spectra do.
   std::string data = "uniform";
   std::string dir;  // where the collections are made (default: a temporary folder, removed after)
   std::string peer = "faiss";
