@@ -21,6 +21,8 @@
 #include <shared_mutex>
 
 #include "store/flat_ip_storage.h"
+#include "store/hnsw_search.h"
+#include "store/int8_rows.h"
 
 namespace ragkit::retrieval::store {
 namespace {
@@ -232,6 +234,27 @@ const char* index_family_name(IndexFamily family) {
 
 VectorIndex::~VectorIndex() = default;
 
+// HNSW over float rows walks on an int8 copy of them (store/int8_rows.h); others have none.
+void VectorIndex::attach_compact_rows() {
+  compact_.reset();
+  auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(index_.get());
+  if (hnsw == nullptr || staged_) return;
+  auto* flat = dynamic_cast<const FlatIpStorage*>(hnsw->storage);
+  if (flat == nullptr) return;
+  compact_ = std::make_unique<Int8Rows>(dimension_);
+  compact_->append(flat->get_xb(), static_cast<size_t>(flat->ntotal));
+}
+
+void VectorIndex::follow_graph_arrays() {
+  auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(index_.get());
+  if (hnsw == nullptr || staged_) return;
+  neighbors_pages_.follow(hnsw->hnsw.neighbors);
+  offsets_pages_.follow(hnsw->hnsw.offsets);
+  if (auto* flat = dynamic_cast<const faiss::IndexFlatCodes*>(hnsw->storage)) {
+    rows_pages_.follow(flat->codes);
+  }
+}
+
 Status VectorIndex::init_from_factory() {
   RAGKIT_ASSIGN_OR_RETURN(auto index, make_index(factory_, dimension_));
   RAGKIT_ASSIGN_OR_RETURN(Classified kind, classify(factory_, index.get()));
@@ -250,6 +273,7 @@ Status VectorIndex::init_from_factory() {
       }));
     }
   }
+  attach_compact_rows();
   return Status::ok_status();
 }
 
@@ -289,6 +313,8 @@ Status VectorIndex::add(std::span<const uint64_t> ids, const float* vectors) {
     const auto base = static_cast<int64_t>(labels_.size());
     RAGKIT_RETURN_IF_ERROR(
         call_faiss("adding vectors to the index", [&] { index_->add(n, vectors); }));
+    if (compact_) compact_->append(vectors, ids.size());
+    follow_graph_arrays();
     for (size_t i = 0; i < ids.size(); ++i) {
       labels_.push_back(static_cast<int64_t>(ids[i]));
       live_.emplace(ids[i], base + static_cast<int64_t>(i));
@@ -326,6 +352,7 @@ Status VectorIndex::train_staged() {
   }
   index_ = std::move(real);
   staged_ = false;
+  attach_compact_rows();
   return Status::ok_status();
 }
 
@@ -399,6 +426,11 @@ Result<std::vector<ScoredChunk>> VectorIndex::search(const IndexQuery& query) co
         faiss::SearchParameters params;
         params.sel = sel;
         hnsw->storage->search(1, query.vector, k, distances.data(), found.data(), &params);
+      } else if (auto* flat = dynamic_cast<const FlatIpStorage*>(hnsw->storage)) {
+        hnsw_search_inner_product(hnsw->hnsw, flat->get_xb(), dimension_, compact_.get(),
+                                  query.vector,
+                                  static_cast<size_t>(k), query.ef_search, sel, distances.data(),
+                                  found.data());
       } else {
         faiss::SearchParametersHNSW params;
         params.sel = sel;
@@ -446,6 +478,7 @@ uint64_t VectorIndex::memory_bytes() const {
              hnsw->hnsw.levels.capacity() * sizeof(int);
     index = hnsw->storage;
   }
+  if (compact_) bytes += compact_->memory_bytes();
   if (auto* codes = dynamic_cast<const faiss::IndexFlatCodes*>(index)) {
     bytes += codes->codes.capacity();
   } else if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(index)) {
@@ -583,6 +616,8 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::load(const std::string& path,
     if (!kind.ok() || kind->family != vi->family_) return bad("index family differs");
   }
   vi->index_ = std::move(index);
+  vi->attach_compact_rows();
+  vi->follow_graph_arrays();
   if (vi->family_ == IndexFamily::kIvf && !vi->staged_) {
     auto* ivf = static_cast<faiss::IndexIVF*>(vi->index_.get());
     if (ivf->direct_map.type != faiss::DirectMap::Hashtable || n_labels != 0 ||

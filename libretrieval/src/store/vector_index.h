@@ -36,12 +36,15 @@
 
 #include "ragkit/common/status.h"
 #include "ragkit/retrieval/search_types.h"
+#include "store/huge_pages.h"
 
 namespace faiss {
 struct Index;
 }
 
 namespace ragkit::retrieval::store {
+
+class Int8Rows;
 
 enum class IndexFamily { kFlatCodes, kHnsw, kIvf };
 const char* index_family_name(IndexFamily family);
@@ -112,6 +115,9 @@ class VectorIndex {
   VectorIndex() = default;
   Status init_from_factory();
   Status train_staged();
+  void attach_compact_rows();
+  // HNSW: huge pages for the graph's arrays (store/huge_pages.h), after they may have grown.
+  void follow_graph_arrays();
   void set_tombstone(size_t position);
 
   std::string factory_;
@@ -126,8 +132,12 @@ class VectorIndex {
   // Live chunk id -> position (IVF: unused value).
   std::unordered_map<uint64_t, int64_t> live_;
   std::vector<uint64_t> tombstoned_;  // HNSW: bitmap over positions
+  // HNSW over float rows: an int8 copy of the rows, by position, that searches walk on.
+  std::unique_ptr<Int8Rows> compact_;
+  HugePageAdvice neighbors_pages_, offsets_pages_, rows_pages_;
   uint64_t tombstone_count_ = 0;
-  // FAISS 1.7.3's HNSW search ignores SearchParametersHNSW::efSearch and reads the graph's own
+  // Graphs over SQ/PQ storage (flat storage has its own walk, store/hnsw_search.h): FAISS 1.7.3's
+  // HNSW search ignores SearchParametersHNSW::efSearch and reads the graph's own
   // efSearch, so a search that wants another value sets the member: under this lock's exclusive
   // side, while searches that find it right hold the shared side.
   mutable std::shared_mutex ef_search_mutex_;

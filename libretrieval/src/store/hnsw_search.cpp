@@ -1,0 +1,229 @@
+#include "store/hnsw_search.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "store/inner_product.h"
+#include "store/int8_rows.h"
+
+namespace ragkit::retrieval::store {
+namespace {
+
+using idx_t = faiss::Index::idx_t;
+using NodeId = faiss::HNSW::storage_idx_t;
+
+struct Scored {
+  float similarity;
+  NodeId id;
+};
+// std heap orders: the candidates' top is the best, the beam's top its worst.
+bool better_on_top(const Scored& a, const Scored& b) { return a.similarity < b.similarity; }
+bool worse_on_top(const Scored& a, const Scored& b) { return a.similarity > b.similarity; }
+
+// What one thread reuses from query to query.
+struct Scratch {
+  // visited[node] == epoch: seen by the current query. Bumping the epoch forgets every mark.
+  std::vector<uint16_t> visited;
+  uint16_t epoch = 0;
+  std::vector<Scored> candidates;  // to expand, best on top
+  std::vector<Scored> beam;        // the ef best admitted so far, worst on top
+  std::vector<NodeId> batch;       // a node's neighbours to score
+  std::vector<float> similarities;
+
+  void begin_query(size_t nodes) {
+    if (visited.size() < nodes) visited.resize(nodes, 0);
+    if (++epoch == 0) {
+      std::fill(visited.begin(), visited.end(), uint16_t{0});
+      epoch = 1;
+    }
+    candidates.clear();
+    beam.clear();
+  }
+  bool first_visit(NodeId id) {
+    uint16_t& mark = visited[static_cast<size_t>(id)];
+    if (mark == epoch) return false;
+    mark = epoch;
+    return true;
+  }
+};
+
+thread_local Scratch t_scratch;
+
+inline void prefetch_bytes(const void* p, size_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(c + offset, 0, 3);
+}
+
+// Scores nodes on their float rows.
+struct FloatRows {
+  const float* vectors;
+  size_t dimension;
+  const float* query;
+  float score(NodeId id) const { return inner_product(query, row(id), dimension); }
+  const void* address(NodeId id) const { return row(id); }
+  size_t bytes() const { return dimension * sizeof(float); }
+  const float* row(NodeId id) const { return vectors + static_cast<size_t>(id) * dimension; }
+};
+
+// Scores nodes on their int8 copies (approximately).
+struct CompactRows {
+  const Int8Rows& rows;
+  const float* query;
+  float score(NodeId id) const { return rows.inner_product(query, static_cast<size_t>(id)); }
+  const void* address(NodeId id) const { return rows.row_address(static_cast<size_t>(id)); }
+  size_t bytes() const { return rows.row_bytes(); }
+};
+
+template <typename Rows>
+class Walk {
+ public:
+  Walk(const faiss::HNSW& graph, Rows rows, Scratch& scratch)
+      : graph_(graph), rows_(rows), row_bytes_(rows.bytes()), s_(scratch) {}
+
+  float similarity(NodeId id) const { return rows_.score(id); }
+
+  // Scores s_.batch into s_.similarities. The inner products are short next to a miss to memory,
+  // so the next rows are on their way while one is being multiplied.
+  void score_batch() {
+    const size_t n = s_.batch.size();
+    s_.similarities.resize(n);
+    constexpr size_t kAhead = 2;
+    for (size_t i = 0; i < std::min(n, kAhead); ++i) {
+      prefetch_bytes(rows_.address(s_.batch[i]), row_bytes_);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kAhead < n) prefetch_bytes(rows_.address(s_.batch[i + kAhead]), row_bytes_);
+      s_.similarities[i] = rows_.score(s_.batch[i]);
+    }
+  }
+
+  void prefetch_neighbours(NodeId node) const {
+    size_t begin = 0, end = 0;
+    graph_.neighbor_range(node, 0, &begin, &end);
+    prefetch_bytes(graph_.neighbors.data() + begin, (end - begin) * sizeof(NodeId));
+  }
+
+  // The neighbours of `node` on `level` into s_.batch: all of them, or only unvisited ones.
+  void gather(NodeId node, int level, bool skip_visited) {
+    size_t begin = 0, end = 0;
+    graph_.neighbor_range(node, level, &begin, &end);
+    s_.batch.clear();
+    for (size_t i = begin; i < end; ++i) {
+      const NodeId neighbour = graph_.neighbors[i];
+      if (neighbour < 0) break;
+      if (skip_visited && !s_.first_visit(neighbour)) continue;
+      s_.batch.push_back(neighbour);
+    }
+  }
+
+  // Greedy descent: the node of `level` closest to the query, starting from `node`.
+  void descend(NodeId& node, float& best, int level) {
+    for (bool moved = true; moved;) {
+      moved = false;
+      gather(node, level, /*skip_visited=*/false);
+      score_batch();
+      for (size_t i = 0; i < s_.batch.size(); ++i) {
+        if (s_.similarities[i] > best) {
+          best = s_.similarities[i];
+          node = s_.batch[i];
+          moved = true;
+        }
+      }
+    }
+  }
+
+  // The beam search on layer 0 from `entry`; leaves the admitted ef best in s_.beam.
+  void search_layer0(NodeId entry, float entry_similarity, size_t ef,
+                     const faiss::IDSelector* selector) {
+    const auto admitted = [&](NodeId id) { return selector == nullptr || selector->is_member(id); };
+    const auto push_candidate = [&](float sim, NodeId id) {
+      s_.candidates.push_back({sim, id});
+      std::push_heap(s_.candidates.begin(), s_.candidates.end(), better_on_top);
+    };
+    const auto offer_to_beam = [&](float sim, NodeId id) {
+      s_.beam.push_back({sim, id});
+      std::push_heap(s_.beam.begin(), s_.beam.end(), worse_on_top);
+      if (s_.beam.size() > ef) {
+        std::pop_heap(s_.beam.begin(), s_.beam.end(), worse_on_top);
+        s_.beam.pop_back();
+      }
+    };
+    s_.first_visit(entry);
+    push_candidate(entry_similarity, entry);
+    if (admitted(entry)) offer_to_beam(entry_similarity, entry);
+    while (!s_.candidates.empty()) {
+      const Scored current = s_.candidates.front();
+      if (s_.beam.size() >= ef && current.similarity < s_.beam.front().similarity) break;
+      std::pop_heap(s_.candidates.begin(), s_.candidates.end(), better_on_top);
+      s_.candidates.pop_back();
+      // The likely next node to expand: its neighbour list is on its way while this one's
+      // neighbours are scored.
+      if (!s_.candidates.empty()) prefetch_neighbours(s_.candidates.front().id);
+      gather(current.id, 0, /*skip_visited=*/true);
+      score_batch();
+      for (size_t i = 0; i < s_.batch.size(); ++i) {
+        const float sim = s_.similarities[i];
+        if (s_.beam.size() < ef || sim > s_.beam.front().similarity) {
+          push_candidate(sim, s_.batch[i]);
+          if (admitted(s_.batch[i])) offer_to_beam(sim, s_.batch[i]);
+        }
+      }
+    }
+  }
+
+ private:
+  const faiss::HNSW& graph_;
+  Rows rows_;
+  size_t row_bytes_;
+  Scratch& s_;
+};
+
+// The walk over `rows`; leaves the beam in s.beam, unsorted.
+template <typename Rows>
+void walk_graph(const faiss::HNSW& graph, Rows rows, size_t k, int ef,
+                const faiss::IDSelector* selector, Scratch& s) {
+  Walk<Rows> walk(graph, rows, s);
+  NodeId node = graph.entry_point;
+  float best = walk.similarity(node);
+  for (int level = graph.max_level; level >= 1; --level) walk.descend(node, best, level);
+  walk.search_layer0(node, best, std::max<size_t>(k, static_cast<size_t>(std::max(ef, 1))),
+                     selector);
+}
+
+}  // namespace
+
+void hnsw_search_inner_product(const faiss::HNSW& graph, const float* vectors, size_t dimension,
+                               const Int8Rows* compact, const float* query, size_t k, int ef,
+                               const faiss::IDSelector* selector, float* similarities,
+                               idx_t* labels) {
+  std::fill(labels, labels + k, idx_t{-1});
+  std::fill(similarities, similarities + k, 0.0f);
+  if (graph.entry_point < 0 || k == 0) return;
+  Scratch& s = t_scratch;
+  s.begin_query(graph.levels.size());
+  const FloatRows exact{vectors, dimension, query};
+  if (compact != nullptr && compact->size() == graph.levels.size()) {
+    walk_graph(graph, CompactRows{*compact, query}, k, ef, selector, s);
+    // Re-score the beam on the float rows: the order and the similarities returned are exact.
+    for (size_t i = 0; i < s.beam.size(); ++i) {
+      if (i + 2 < s.beam.size()) prefetch_bytes(exact.address(s.beam[i + 2].id), exact.bytes());
+      s.beam[i].similarity = exact.score(s.beam[i].id);
+    }
+  } else {
+    walk_graph(graph, exact, k, ef, selector, s);
+  }
+
+  const size_t n = std::min(k, s.beam.size());
+  std::partial_sort(s.beam.begin(), s.beam.begin() + static_cast<std::ptrdiff_t>(n), s.beam.end(),
+                    [](const Scored& a, const Scored& b) {
+                      return a.similarity != b.similarity ? a.similarity > b.similarity
+                                                          : a.id < b.id;
+                    });
+  for (size_t i = 0; i < n; ++i) {
+    similarities[i] = s.beam[i].similarity;
+    labels[i] = s.beam[i].id;
+  }
+}
+
+}  // namespace ragkit::retrieval::store

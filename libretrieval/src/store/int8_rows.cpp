@@ -1,0 +1,121 @@
+#include "store/int8_rows.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace ragkit::retrieval::store {
+namespace {
+
+float dot_int8_scalar(const float* q, const int8_t* c, size_t d) {
+  float acc[8] = {};
+  size_t i = 0;
+  for (; i + 8 <= d; i += 8) {
+    for (int j = 0; j < 8; ++j) acc[j] += q[i + j] * static_cast<float>(c[i + j]);
+  }
+  float s = 0;
+  for (; i < d; ++i) s += q[i] * static_cast<float>(c[i]);
+  for (int j = 0; j < 8; ++j) s += acc[j];
+  return s;
+}
+
+__attribute__((target("avx2,fma"))) float dot_int8_avx2(const float* q, const int8_t* c,
+                                                        size_t d) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= d; i += 16) {
+    const __m128i codes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + i));
+    const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(codes));
+    const __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(codes, 8)));
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), lo, s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), hi, s1);
+  }
+  const __m256 s = _mm256_add_ps(s0, s1);
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_movehdup_ps(h));
+  float t = _mm_cvtss_f32(h);
+  for (; i < d; ++i) t += q[i] * static_cast<float>(c[i]);
+  return t;
+}
+
+// 16 codes widened to floats. The zero-masked forms: GCC 12's plain ones start from an
+// "undefined" register and warn that it may be used uninitialised.
+__attribute__((target("avx512f"))) inline __m512 widen_codes(__m128i codes) {
+  return _mm512_maskz_cvtepi32_ps(0xFFFF, _mm512_maskz_cvtepi8_epi32(0xFFFF, codes));
+}
+
+__attribute__((target("avx512f"))) float dot_int8_avx512(const float* q, const int8_t* c,
+                                                         size_t d) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= d; i += 32) {
+    const __m128i c0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + i));
+    const __m128i c1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + i + 16));
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), widen_codes(c0), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), widen_codes(c1), s1);
+  }
+  if (i + 16 <= d) {
+    const __m128i c0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + i));
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), widen_codes(c0), s0);
+    i += 16;
+  }
+  // Through memory, as inner_product.cpp's hsum_avx512 does (GCC 12 warns on the intrinsic).
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, _mm512_add_ps(s0, s1));
+  float t = 0;
+  for (float lane : lanes) t += lane;
+  for (; i < d; ++i) t += q[i] * static_cast<float>(c[i]);
+  return t;
+}
+
+using DotInt8Fn = float (*)(const float*, const int8_t*, size_t);
+
+DotInt8Fn dot_int8_for(SimdIsa isa) {
+  switch (isa) {
+    case SimdIsa::kAvx512: return dot_int8_avx512;
+    case SimdIsa::kAvx2: return dot_int8_avx2;
+    case SimdIsa::kScalar: break;
+  }
+  return dot_int8_scalar;
+}
+
+const DotInt8Fn kDotInt8 = dot_int8_for(best_simd_isa());
+
+}  // namespace
+
+float dot_int8(const float* q, const int8_t* codes, size_t d) { return kDotInt8(q, codes, d); }
+
+bool dot_int8_with(SimdIsa isa, const float* q, const int8_t* codes, size_t d, float* out) {
+  if (static_cast<int>(isa) > static_cast<int>(best_simd_isa())) return false;
+  *out = dot_int8_for(isa)(q, codes, d);
+  return true;
+}
+
+void Int8Rows::append(const float* rows, size_t n) {
+  const size_t start = data_.size();
+  data_.resize(start + n * stride_);
+  for (size_t r = 0; r < n; ++r) {
+    const float* x = rows + r * dimension_;
+    int8_t* out = data_.data() + start + r * stride_;
+    float largest = 0;
+    for (size_t j = 0; j < dimension_; ++j) largest = std::max(largest, std::fabs(x[j]));
+    const float scale = largest / 127.0f;
+    const float inverse = scale > 0 ? 1.0f / scale : 0.0f;
+    for (size_t j = 0; j < dimension_; ++j) {
+      const float code = std::nearbyint(x[j] * inverse);
+      out[j] = static_cast<int8_t>(std::clamp(code, -127.0f, 127.0f));
+    }
+    std::memcpy(out + dimension_, &scale, sizeof(float));
+  }  huge_pages_.follow(data_);
+}
+
+float Int8Rows::inner_product(const float* q, size_t row) const {
+  const int8_t* codes = data_.data() + row * stride_;
+  float scale;
+  std::memcpy(&scale, codes + dimension_, sizeof(float));
+  return scale * dot_int8(q, codes, dimension_);
+}
+
+}  // namespace ragkit::retrieval::store
