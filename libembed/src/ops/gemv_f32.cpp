@@ -105,7 +105,7 @@ void run(Isa isa, const float* w, int64_t in, int64_t ws, const float* x, float*
 
 bool gemv_f32_with(GemvIsa isa, const float* w, int64_t in, int64_t w_stride, const float* x,
                    int64_t n, float* y, int64_t y_stride, int64_t o0, int64_t o1) {
-  if (static_cast<int>(isa) > static_cast<int>(best_simd_isa())) return false;
+  if (!simd_isa_supported(isa)) return false;
   switch (n) {
     case 1: run<1>(isa, w, in, w_stride, x, y, y_stride, o0, o1); break;
     case 2: run<2>(isa, w, in, w_stride, x, y, y_stride, o0, o1); break;

@@ -2,6 +2,8 @@
 
 #include <immintrin.h>
 
+#include "store/horizontal_sum.h"
+
 namespace ragkit::retrieval::store {
 namespace {
 
@@ -24,13 +26,6 @@ void dots_scalar(const float* q, const float* rows, size_t n, size_t d, float* o
 }
 
 // --- AVX2 + FMA.
-
-__attribute__((target("avx2,fma"))) inline float hsum_avx2(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // Four accumulators: four FMAs in flight instead of one waiting on the last.
 __attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* b, size_t d) {
@@ -86,18 +81,6 @@ __attribute__((target("avx2,fma"))) void dots_avx2(const float* q, const float* 
 }
 
 // --- AVX-512: masked loads for the tail, so any d runs without a scalar loop.
-
-__attribute__((target("avx512f"))) inline float hsum_avx512(__m512 v) {
-  // Through memory rather than _mm512_reduce_add_ps, whose GCC 12 expansion warns of an
-  // uninitialised value.
-  alignas(64) float lanes[16];
-  _mm512_store_ps(lanes, v);
-  __m256 half = _mm256_add_ps(_mm256_load_ps(lanes), _mm256_load_ps(lanes + 8));
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 __attribute__((target("avx512f"))) inline __mmask16 tail_mask(size_t d) {
   return static_cast<__mmask16>((1u << (d & 15)) - 1u);
@@ -157,10 +140,6 @@ __attribute__((target("avx512f"))) void dots_avx512(const float* q, const float*
   for (; r < n; ++r) out[r] = dot_avx512(q, rows + r * d, d);
 }
 
-bool supported(SimdIsa isa) {
-  return static_cast<int>(isa) <= static_cast<int>(best_simd_isa());
-}
-
 using DotFn = float (*)(const float*, const float*, size_t);
 using DotsFn = void (*)(const float*, const float*, size_t, size_t, float*);
 
@@ -194,14 +173,14 @@ void inner_products(const float* q, const float* rows, size_t n, size_t d, float
 }
 
 bool inner_product_with(SimdIsa isa, const float* a, const float* b, size_t d, float* out) {
-  if (!supported(isa)) return false;
+  if (!simd_isa_supported(isa)) return false;
   *out = dot_for(isa)(a, b, d);
   return true;
 }
 
 bool inner_products_with(SimdIsa isa, const float* q, const float* rows, size_t n, size_t d,
                          float* out) {
-  if (!supported(isa)) return false;
+  if (!simd_isa_supported(isa)) return false;
   dots_for(isa)(q, rows, n, d, out);
   return true;
 }

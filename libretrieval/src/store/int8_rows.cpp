@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "store/horizontal_sum.h"
+
 namespace ragkit::retrieval::store {
 namespace {
 
@@ -31,11 +33,7 @@ __attribute__((target("avx2,fma"))) float dot_int8_avx2(const float* q, const in
     s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), lo, s0);
     s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), hi, s1);
   }
-  const __m256 s = _mm256_add_ps(s0, s1);
-  __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-  h = _mm_add_ss(h, _mm_movehdup_ps(h));
-  float t = _mm_cvtss_f32(h);
+  float t = hsum_avx2(_mm256_add_ps(s0, s1));
   for (; i < d; ++i) t += q[i] * static_cast<float>(c[i]);
   return t;
 }
@@ -61,11 +59,7 @@ __attribute__((target("avx512f"))) float dot_int8_avx512(const float* q, const i
     s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), widen_codes(c0), s0);
     i += 16;
   }
-  // Through memory, as inner_product.cpp's hsum_avx512 does (GCC 12 warns on the intrinsic).
-  alignas(64) float lanes[16];
-  _mm512_store_ps(lanes, _mm512_add_ps(s0, s1));
-  float t = 0;
-  for (float lane : lanes) t += lane;
+  float t = hsum_avx512(_mm512_add_ps(s0, s1));
   for (; i < d; ++i) t += q[i] * static_cast<float>(c[i]);
   return t;
 }
@@ -88,7 +82,7 @@ const DotInt8Fn kDotInt8 = dot_int8_for(best_simd_isa());
 float dot_int8(const float* q, const int8_t* codes, size_t d) { return kDotInt8(q, codes, d); }
 
 bool dot_int8_with(SimdIsa isa, const float* q, const int8_t* codes, size_t d, float* out) {
-  if (static_cast<int>(isa) > static_cast<int>(best_simd_isa())) return false;
+  if (!simd_isa_supported(isa)) return false;
   *out = dot_int8_for(isa)(q, codes, d);
   return true;
 }

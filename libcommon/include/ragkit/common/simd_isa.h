@@ -11,6 +11,10 @@ enum class SimdIsa { kScalar, kAvx2, kAvx512 };
 
 // Detected once, on first use.
 SimdIsa best_simd_isa();
+// Whether this CPU runs kernels written for `isa` (the order above).
+inline bool simd_isa_supported(SimdIsa isa) {
+  return static_cast<int>(isa) <= static_cast<int>(best_simd_isa());
+}
 // "AVX-512", "AVX2" or "baseline x86-64".
 const char* simd_isa_name(SimdIsa isa);
 
