@@ -271,10 +271,14 @@ Result<std::unique_ptr<Model>> ModelLoader::load_gguf(const std::string& path) {
     if (!v.ok()) return v.status().with_context(path);
     return *v;
   };
+  // An optional key: the fallback when absent, an error when present with another type.
+  auto get_int_or = [&](const std::string& key, int64_t fallback) -> Result<int64_t> {
+    return g.find(key) ? get_int(key) : Result<int64_t>(fallback);
+  };
   RAGKIT_ASSIGN_OR_RETURN(c.n_embd, get_int(a + ".embedding_length"));
   RAGKIT_ASSIGN_OR_RETURN(c.n_layer, get_int(a + ".block_count"));
   RAGKIT_ASSIGN_OR_RETURN(c.n_head, get_int(a + ".attention.head_count"));
-  c.n_head_kv = g.find(a + ".attention.head_count_kv") ? *get_int(a + ".attention.head_count_kv") : c.n_head;
+  RAGKIT_ASSIGN_OR_RETURN(c.n_head_kv, get_int_or(a + ".attention.head_count_kv", c.n_head));
   RAGKIT_ASSIGN_OR_RETURN(c.n_ff, get_int(a + ".feed_forward_length"));
   RAGKIT_ASSIGN_OR_RETURN(c.n_ctx_train, get_int(a + ".context_length"));
   const std::string eps_key = arch->norm == NormType::kRmsNorm ? a + ".attention.layer_norm_rms_epsilon"
@@ -282,7 +286,7 @@ Result<std::unique_ptr<Model>> ModelLoader::load_gguf(const std::string& path) {
   RAGKIT_ASSIGN_OR_RETURN(double eps, g.get_float(eps_key));
   c.norm_eps = static_cast<float>(eps);
   if (auto v = g.get_float(a + ".rope.freq_base"); v.ok()) c.rope_base = static_cast<float>(*v);
-  c.rope_dim = g.find(a + ".rope.dimension_count") ? *get_int(a + ".rope.dimension_count") : c.head_dim();
+  RAGKIT_ASSIGN_OR_RETURN(c.rope_dim, get_int_or(a + ".rope.dimension_count", c.head_dim()));
   c.rope_style = arch->gguf_rope;
   // llama.cpp evaluates BERT's GELU with the tanh approximation; follow it for GGUF files.
   c.activation = arch->default_activation == Activation::kGeluErf ? Activation::kGeluTanh

@@ -332,5 +332,32 @@ TEST(Architectures, UnknownOneIsAClearErrorListingTheSupported) {
   EXPECT_NE(msg.find("llama, qwen2, gpt2"), std::string::npos) << msg;
 }
 
+// An optional integer key that is present with another type is an error naming the key, not an
+// abort (generator_gguf_fuzz found a float32 llama.rope.dimension_count taking `rag` down).
+TEST(LlamaArchitecture, OptionalIntegerKeysOfAnotherTypeAreErrors) {
+  auto source = GgufFile::open(testing::golden_dir() + "/llama-synth-F32.gguf");
+  ASSERT_TRUE(source.ok()) << source.status().to_string();
+  const std::string dir = testing::make_temp_dir("ragkit-llama-bad-key");
+  for (const std::string key : {"llama.rope.dimension_count", "llama.attention.head_count_kv"}) {
+    GgufWriter w;
+    w.copy_metadata(**source);
+    GgufValue wrong;
+    wrong.type = GgufType::kFloat32;
+    wrong.f = 16.5;
+    w.set(key, wrong);
+    for (const GgufTensorInfo& t : (*source)->tensors()) {
+      const TensorView v = (*source)->view(t);
+      ASSERT_TRUE(w.add_tensor(t.name, t.dtype, t.n_dims, t.ne,
+                               {static_cast<const uint8_t*>(v.data), v.n_bytes})
+                      .ok());
+    }
+    const std::string path = dir + "/bad.gguf";
+    ASSERT_TRUE(w.write(path).ok());
+    auto model = Model::load(path);
+    ASSERT_FALSE(model.ok()) << key;
+    EXPECT_NE(model.status().message().find(key), std::string::npos) << model.status().to_string();
+  }
+}
+
 }  // namespace
 }  // namespace ragkit::embed
