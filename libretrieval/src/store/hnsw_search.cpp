@@ -98,6 +98,14 @@ class Walk {
     }
   }
 
+  // Replaces the similarities of `nodes` with scores on these rows.
+  void rescore(std::vector<Scored>& nodes) {
+    s_.batch.clear();
+    for (const Scored& node : nodes) s_.batch.push_back(node.id);
+    score_batch();
+    for (size_t i = 0; i < nodes.size(); ++i) nodes[i].similarity = s_.similarities[i];
+  }
+
   void prefetch_neighbours(NodeId node) const {
     size_t begin = 0, end = 0;
     graph_.neighbor_range(node, 0, &begin, &end);
@@ -206,10 +214,7 @@ void hnsw_search_inner_product(const faiss::HNSW& graph, const float* vectors, s
   if (compact != nullptr && compact->size() == graph.levels.size()) {
     walk_graph(graph, CompactRows{*compact, query}, k, ef, selector, s);
     // Re-score the beam on the float rows: the order and the similarities returned are exact.
-    for (size_t i = 0; i < s.beam.size(); ++i) {
-      if (i + 2 < s.beam.size()) prefetch_bytes(exact.address(s.beam[i + 2].id), exact.bytes());
-      s.beam[i].similarity = exact.score(s.beam[i].id);
-    }
+    Walk<FloatRows>(graph, exact, s).rescore(s.beam);
   } else {
     walk_graph(graph, exact, k, ef, selector, s);
   }
