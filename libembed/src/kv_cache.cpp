@@ -3,8 +3,10 @@
 namespace ragkit::embed {
 
 KvCache::KvCache(const ModelConfig& config, int64_t n_ctx)
-    : n_ctx_(n_ctx < 0 ? 0 : n_ctx), width_(config.n_head_kv * config.head_dim()) {
-  const size_t n = static_cast<size_t>(config.n_layer) * layer_stride();
+    : n_ctx_(n_ctx < 0 ? 0 : n_ctx),
+      width_(config.n_head_kv * config.head_dim()),
+      head_dim_(config.head_dim() > 0 ? config.head_dim() : 1) {
+  const size_t n = static_cast<size_t>(config.n_layer * n_ctx_ * width_);
   k_.resize(n);
   v_.resize(n);
 }

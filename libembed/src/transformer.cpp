@@ -4,13 +4,25 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
+#include "ops/decode_attention.h"
 #include "ops/elementwise.h"
-#include "ops/gemv_f32.h"
 #include "ops/matmul.h"
 
 namespace ragkit::embed {
+
+namespace {
+
+// Slices per key/value head when a decoded token attends to `total` positions: enough tasks for
+// two per thread, none shorter than 64 positions (shorter ones cost more to merge than they save).
+int64_t decode_attention_slices(int threads, int64_t n_kv, int64_t total) {
+  const int64_t want = (2 * static_cast<int64_t>(threads) + n_kv - 1) / n_kv;
+  return std::clamp<int64_t>(total / 64, 1, std::max<int64_t>(want, 1));
+}
+
+}  // namespace
 
 // Activations for one packed batch; every buffer is [rows][width], row-major.
 struct Transformer::Workspace {
@@ -25,6 +37,7 @@ struct Transformer::Workspace {
   std::vector<float> up;     // [T][n_ff]
   std::vector<float> gate;   // [T][n_ff] (gated FFNs)
   std::vector<std::vector<float>> scores;  // per thread [L][L], or [batch][n_ctx] when cached
+  std::vector<float> part_out, part_max, part_sum;  // a decoded token's attention parts
   std::vector<int32_t> positions;  // forward_cached's positions [batch]
   std::vector<float> type0;  // token type 0 embedding [d]
   std::vector<float> rope_inv_freq;  // base^(-2i / rope_dim) for each rotated pair i
@@ -214,31 +227,46 @@ void Transformer::attention_cached(KvCache& cache, int64_t layer, int64_t n) {
   // 0 .. past + i.
   const ModelConfig& c = model_.config();
   const int64_t d = c.n_embd, hd = c.head_dim(), n_head = c.n_head;
-  const int64_t kvw = cache.row_width(), group = c.n_head / c.n_head_kv;
+  const int64_t group = c.n_head / c.n_head_kv;
   const int64_t past = cache.size(), total = past + n;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   Workspace& w = *ws_;
-  const float* keys = cache.keys(layer);
-  const float* values = cache.values(layer);
   if (n == 1) {
-    // Decoding one token: per key/value head, the scores of its query heads are dot products
-    // with the cached keys (one pass over them for the whole group), the output a weighted sum
-    // of the cached values. OpenBLAS's sgemm with one row would take a slow small-matrix path.
-    pool_.parallel_for(static_cast<size_t>(c.n_head_kv), [&](size_t task, int thread) {
-      const int64_t kh = static_cast<int64_t>(task);
-      float* s = w.scores[static_cast<size_t>(thread)].data();
-      for (int64_t g0 = 0; g0 < group; g0 += ops::kGemvMaxRows) {
-        const int64_t rows = std::min(ops::kGemvMaxRows, group - g0);
-        const int64_t h0 = kh * group + g0;
-        ops::gemv_f32(keys + kh * hd, hd, kvw, w.q.data() + h0 * hd, rows, s, total, 0, total);
-        for (int64_t r = 0; r < rows; ++r) {
-          float* row = s + r * total;
-          ops::scale(row, scale, total);
-          ops::softmax(row, total);
-          ops::add_scaled_rows(values + kh * hd, kvw, row, total, w.ctx.data() + (h0 + r) * hd, hd);
-        }
+    // Decoding one token: each key/value head's positions in slices, each slice's part of the
+    // softmax for the whole group of query heads in one task (ops/decode_attention.h), then the
+    // parts merged per head.
+    const int64_t slices = decode_attention_slices(pool_.size(), c.n_head_kv, total);
+    const int64_t per = (total + slices - 1) / slices;
+    pool_.parallel_for(static_cast<size_t>(c.n_head_kv * slices), [&](size_t task, int thread) {
+      const int64_t kh = static_cast<int64_t>(task) / slices, sl = static_cast<int64_t>(task) % slices;
+      const int64_t t0 = sl * per, part = (kh * slices + sl) * group;
+      float* part_out = w.part_out.data() + part * hd;
+      float* part_max = w.part_max.data() + part;
+      float* part_sum = w.part_sum.data() + part;
+      if (t0 >= total) {  // more slices than positions: an empty part weighs nothing
+        std::fill(part_out, part_out + group * hd, 0.0f);
+        std::fill(part_max, part_max + group, -std::numeric_limits<float>::infinity());
+        std::fill(part_sum, part_sum + group, 0.0f);
+        return;
       }
+      ops::AttentionSlice slice;
+      slice.q = w.q.data() + kh * group * hd;
+      slice.keys = cache.keys(layer, kh) + t0 * hd;
+      slice.values = cache.values(layer, kh) + t0 * hd;
+      slice.stride = hd;
+      slice.count = std::min(per, total - t0);
+      slice.group = group;
+      slice.head_dim = hd;
+      slice.scale = scale;
+      ops::attend_slice(slice, w.scores[static_cast<size_t>(thread)].data(), part_out, part_max,
+                        part_sum);
     });
+    for (int64_t h = 0; h < n_head; ++h) {
+      const int64_t first = (h / group) * slices * group + h % group;
+      ops::merge_attention_parts(w.part_out.data() + first * hd, group * hd,
+                                 w.part_max.data() + first, w.part_sum.data() + first, group,
+                                 slices, hd, w.ctx.data() + h * hd);
+    }
     return;
   }
   pool_.parallel_for(static_cast<size_t>(n_head), [&](size_t task, int thread) {
@@ -246,12 +274,12 @@ void Transformer::attention_cached(KvCache& cache, int64_t layer, int64_t n) {
     const int64_t kh = h / group;
     float* s = w.scores[static_cast<size_t>(thread)].data();
     const float* q = w.q.data() + h * hd;
-    const float* k = keys + kh * hd;
-    const float* v = values + kh * hd;
+    const float* k = cache.keys(layer, kh);
+    const float* v = cache.values(layer, kh);
     float* o = w.ctx.data() + h * hd;
     // S[n][total] = Q K^T * scale, then a causal softmax per row, then O = S V.
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(total),
-                static_cast<int>(hd), scale, q, static_cast<int>(d), k, static_cast<int>(kvw), 0.0f,
+                static_cast<int>(hd), scale, q, static_cast<int>(d), k, static_cast<int>(hd), 0.0f,
                 s, static_cast<int>(total));
     for (int64_t i = 0; i < n; ++i) {
       float* row = s + i * total;
@@ -260,7 +288,7 @@ void Transformer::attention_cached(KvCache& cache, int64_t layer, int64_t n) {
       std::fill(row + visible, row + total, 0.0f);
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), static_cast<int>(hd),
-                static_cast<int>(total), 1.0f, s, static_cast<int>(total), v, static_cast<int>(kvw),
+                static_cast<int>(total), 1.0f, s, static_cast<int>(total), v, static_cast<int>(hd),
                 0.0f, o, static_cast<int>(d));
   });
 }
@@ -288,9 +316,16 @@ Status Transformer::run_layer(const LayerWeights& l, std::span<const SequenceSpa
     apply_rotary(w.k.data(), c.n_head_kv, positions);
   }
   if (cache != nullptr) {
-    const int64_t kvw = cache->row_width();
-    std::copy_n(w.k.data(), n * kvw, cache->keys(layer) + cache->size() * kvw);
-    std::copy_n(w.v.data(), n * kvw, cache->values(layer) + cache->size() * kvw);
+    // The batch's rows [n][n_head_kv * hd] into each head's run of positions.
+    const int64_t hd = c.head_dim(), kvw = cache->row_width(), at = cache->size() * hd;
+    for (int64_t kh = 0; kh < c.n_head_kv; ++kh) {
+      float* keys = cache->keys(layer, kh) + at;
+      float* values = cache->values(layer, kh) + at;
+      for (int64_t i = 0; i < n; ++i) {
+        std::copy_n(w.k.data() + i * kvw + kh * hd, hd, keys + i * hd);
+        std::copy_n(w.v.data() + i * kvw + kh * hd, hd, values + i * hd);
+      }
+    }
     attention_cached(*cache, layer, n);
   } else {
     attention(sequences);
@@ -366,13 +401,21 @@ Result<std::span<const float>> Transformer::forward_cached(std::span<const Token
   const int64_t batch = std::clamp<int64_t>(max_batch, 1, n);
   Workspace& w = *ws_;
   reserve(batch, 0);
-  // Scores of one head over the context for every row of a batch; a decoded token scores up to
-  // kGemvMaxRows query heads of a group at once.
-  const size_t score_floats =
-      static_cast<size_t>(std::max(batch, ops::kGemvMaxRows) * cache.capacity());
+  // Scores of one head over the context for every row of a batch; a decoded token scores the
+  // query heads of a group at once. The parts of a decoded token's attention: at most
+  // decode_attention_slices(...) per key/value head.
+  const int64_t group = c.n_head / c.n_head_kv;
+  const size_t score_floats = static_cast<size_t>(std::max(batch, group) * cache.capacity());
   w.scores.resize(static_cast<size_t>(pool_.size()));
   for (auto& s : w.scores) {
     if (s.size() < score_floats) s.resize(score_floats);
+  }
+  const size_t parts = static_cast<size_t>(
+      c.n_head * decode_attention_slices(pool_.size(), c.n_head_kv, cache.capacity()));
+  if (w.part_max.size() < parts) {
+    w.part_out.resize(parts * static_cast<size_t>(c.head_dim()));
+    w.part_max.resize(parts);
+    w.part_sum.resize(parts);
   }
   if (w.positions.size() < static_cast<size_t>(batch)) w.positions.resize(static_cast<size_t>(batch));
 

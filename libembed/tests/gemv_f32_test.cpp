@@ -49,33 +49,5 @@ TEST(GemvF32, MatchesDoublePrecisionOnEveryIsa) {
   }
 }
 
-// Attention's use: rows are strided (a head's slice of each cached key), and the weighted sum of
-// strided value rows.
-TEST(GemvF32, StridedRowsAndWeightedRowSums) {
-  std::mt19937 rng(3);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  const int64_t width = 64, stride = 192, count = 37;
-  std::vector<float> rows(static_cast<size_t>(count * stride)), q(static_cast<size_t>(2 * width));
-  for (float& v : rows) v = dist(rng);
-  for (float& v : q) v = dist(rng);
-  const float* head = rows.data() + 64;  // the second of three 64-wide slices
-  std::vector<float> scores(static_cast<size_t>(2 * count));
-  gemv_f32(head, width, stride, q.data(), 2, scores.data(), count, 0, count);
-  for (int64_t r = 0; r < 2; ++r) {
-    for (int64_t j = 0; j < count; ++j) {
-      double want = 0;
-      for (int64_t i = 0; i < width; ++i) want += double(head[j * stride + i]) * q[static_cast<size_t>(r * width + i)];
-      EXPECT_NEAR(scores[static_cast<size_t>(r * count + j)], want, 1e-4);
-    }
-  }
-  std::vector<float> out(static_cast<size_t>(width), 99.0f);
-  add_scaled_rows(head, stride, scores.data(), count, out.data(), width);
-  for (int64_t i = 0; i < width; ++i) {
-    double want = 0;
-    for (int64_t j = 0; j < count; ++j) want += double(scores[static_cast<size_t>(j)]) * head[j * stride + i];
-    EXPECT_NEAR(out[static_cast<size_t>(i)], want, 1e-3);
-  }
-}
-
 }  // namespace
 }  // namespace ragkit::embed::ops

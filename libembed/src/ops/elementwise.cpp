@@ -159,10 +159,17 @@ void scale(float* x, float s, int64_t n) {
 }
 
 RAGKIT_MULTIVERSION
-void softmax(float* x, int64_t n) {
+float exp_minus_max(float* x, int64_t n, float* max) {
   const float mx = max_lanes(x, n);
   for (int64_t i = 0; i < n; ++i) x[i] = exp_inline(x[i] - mx);
-  const float inv = 1.0f / sum_lanes(x, n);
+  *max = mx;
+  return sum_lanes(x, n);
+}
+
+RAGKIT_MULTIVERSION
+void softmax(float* x, int64_t n) {
+  float mx;
+  const float inv = 1.0f / exp_minus_max(x, n, &mx);
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 

@@ -24,6 +24,9 @@ void mul(float* a, const float* b, int64_t n);
 void add(float* a, const float* b, int64_t n);
 // In-place softmax of x[0..n).
 void softmax(float* x, int64_t n);
+// x[i] = e^(x[i] - m) with m = the maximum of x[0..n) (n > 0), stored in *max; returns the sum of
+// the new x: softmax without the division, for softmaxes computed in parts.
+float exp_minus_max(float* x, int64_t n, float* max);
 // x[i] *= s
 void scale(float* x, float s, int64_t n);
 

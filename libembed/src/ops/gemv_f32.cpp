@@ -77,18 +77,6 @@ __attribute__((target("avx512f"))) void rows_avx512(const float* w, int64_t in, 
   }
 }
 
-// out[0..width) = sum_j p[j] * v[j * v_stride + 0..width); the compiler vectorises the inner
-// loop (no reduction: each lane accumulates its own column).
-__attribute__((target_clones("avx512f", "avx2", "default"))) void add_scaled_rows_impl(
-    const float* v, int64_t v_stride, const float* p, int64_t count, float* out, int64_t width) {
-  for (int64_t i = 0; i < width; ++i) out[i] = 0.0f;
-  for (int64_t j = 0; j < count; ++j) {
-    const float pj = p[j];
-    const float* row = v + j * v_stride;
-    for (int64_t i = 0; i < width; ++i) out[i] += pj * row[i];
-  }
-}
-
 using Isa = GemvIsa;
 
 template <int N>
@@ -118,11 +106,6 @@ bool gemv_f32_with(GemvIsa isa, const float* w, int64_t in, int64_t w_stride, co
 void gemv_f32(const float* w, int64_t in, int64_t w_stride, const float* x, int64_t n, float* y,
               int64_t y_stride, int64_t o0, int64_t o1) {
   gemv_f32_with(best_simd_isa(), w, in, w_stride, x, n, y, y_stride, o0, o1);
-}
-
-void add_scaled_rows(const float* v, int64_t v_stride, const float* p, int64_t count,
-                     float* out, int64_t width) {
-  add_scaled_rows_impl(v, v_stride, p, count, out, width);
 }
 
 }  // namespace ragkit::embed::ops

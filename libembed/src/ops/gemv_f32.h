@@ -15,14 +15,8 @@ inline constexpr int64_t kGemvMaxRows = 4;
 
 // y[r][o] = dot(x[r], w[o]) for r < n (n <= kGemvMaxRows) and o in [o0, o1).
 // w: rows of `in` values, w_stride floats apart; x: [n][in]; y: [n][y_stride]. No bias.
-// (Also the attention scores of one decoded token: the rows are the cached keys.)
 void gemv_f32(const float* w, int64_t in, int64_t w_stride, const float* x, int64_t n, float* y,
               int64_t y_stride, int64_t o0, int64_t o1);
-
-// out[0..width) = sum over j < count of p[j] * v[j * v_stride + 0..width): attention's weighted
-// sum of cached values for one decoded token.
-void add_scaled_rows(const float* v, int64_t v_stride, const float* p, int64_t count, float* out,
-                     int64_t width);
 
 // The same with a chosen instruction set, for tests (false when this CPU lacks it).
 using GemvIsa = SimdIsa;
