@@ -325,26 +325,36 @@ inline __m256i block_isum(__m256i q, __m256i u, const uint8_t* a) {
 }
 
 // One weight row x activation row r of a group, for decoding. The block sums stay in eight float
-// lanes (acc += d_w * d_a * isum, two accumulators) and are added across lanes once per row, as
-// llama.cpp's kernels do: an earlier version reduced four rows' sums horizontally in every block,
-// and that arithmetic, not memory, set the decode speed (Q8_0: 6 GB/s per thread from memory).
-// The last bits can differ from the batch kernels, which sum in another order.
+// lanes (acc += d_w * d_a * isum) and are added across lanes once per row, as llama.cpp's kernels
+// do: an earlier version reduced four rows' sums horizontally in every block, and that
+// arithmetic, not memory, set the decode speed (Q8_0: 6 GB/s per thread from memory). Two
+// accumulators for alternate blocks, both in registers (indexed by block parity they lived on the
+// stack, and every block waited for a store to reach the next load: 18 vs 31 GB/s in cache).
+// One row at a time keeps the weights one sequential stream: two rows interleaved shared the
+// activation loads but halved the speed from memory. The last bits can differ from the batch
+// kernels, which sum in another order.
 template <bool kVnni, class W>
 float legacy_row_act1(int64_t nb, const uint8_t* w, const uint8_t* group, int r) {
   constexpr size_t kActBlock = legacy_group_block_bytes(W::kWithMin);
   constexpr size_t kActQs = legacy_group_qs(W::kWithMin);
-  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   float mins = 0.0f;
-  for (int64_t b = 0; b < nb; ++b) {
+  const auto block = [&](int64_t b, __m256 acc) {
     const uint8_t* ab = group + b * kActBlock;
     const uint8_t* wb = w + b * W::kBytes;
     const __m256i q = W::values(wb);
     const __m256i isum = block_isum<kVnni>(q, _mm256_sign_epi8(q, q), ab + kActQs + kQk * r);
     const float scale = half_f16c(wb) * load_f32(ab + 4 * r);
-    acc[b & 1] = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(isum), acc[b & 1]);
     if constexpr (W::kWithMin) mins += half_f16c(wb + 2) * load_f32(ab + 16 + 4 * r);
+    return _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(isum), acc);
+  };
+  __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    even = block(b, even);
+    odd = block(b + 1, odd);
   }
-  return hsum_ps(_mm256_add_ps(acc[0], acc[1])) + mins;
+  if (b < nb) even = block(b, even);
+  return hsum_ps(_mm256_add_ps(even, odd)) + mins;
 }
 
 // The F16 values at w[i] + offset, i < R (2 or 4), widened, in lanes 0..R-1.
@@ -412,8 +422,8 @@ void legacy_rows_acts4(int64_t nb, const uint8_t* const w[R], const uint8_t* gro
   for (int p = 0; p < R / 2; ++p) _mm256_storeu_ps(out + 8 * p, acc[p]);
 }
 
-// A tile: one activation row -> four weight rows at a time (rows past the end repeat the last
-// one); several -> for each group, kBatchRows weight rows at a time against the group's four
+// A tile: one activation row -> one weight row at a time (legacy_row_act1); several -> for each
+// group (rows past the end repeat the last one), kBatchRows weight rows at a time against the group's four
 // rows (4 where there are 32 vector registers, 2 with 16).
 template <bool kVnni, class W, int kBatchRows>
 void tile_legacy(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_w, const uint8_t* acts,
