@@ -308,9 +308,8 @@ Status Transformer::run_layer(const LayerWeights& l, std::span<const SequenceSpa
     norm_rows(w.h.data(), n, l.attn_norm);
     attn_in = w.h.data();
   }
-  RAGKIT_RETURN_IF_ERROR(ops::linear(pool_, attn_in, n, l.q, w.q.data(), w.matmul));
-  RAGKIT_RETURN_IF_ERROR(ops::linear(pool_, attn_in, n, l.k, w.k.data(), w.matmul));
-  RAGKIT_RETURN_IF_ERROR(ops::linear(pool_, attn_in, n, l.v, w.v.data(), w.matmul));
+  const ops::LinearOutput qkv[] = {{&l.q, w.q.data()}, {&l.k, w.k.data()}, {&l.v, w.v.data()}};
+  RAGKIT_RETURN_IF_ERROR(ops::linear_many(pool_, attn_in, n, qkv, w.matmul));
   if (a.positions == PositionEncoding::kRotary) {
     apply_rotary(w.q.data(), c.n_head, positions);
     apply_rotary(w.k.data(), c.n_head_kv, positions);
@@ -341,12 +340,13 @@ Status Transformer::run_layer(const LayerWeights& l, std::span<const SequenceSpa
     norm_rows(w.h.data(), n, l.ffn_norm);
     ffn_in = w.h.data();
   }
-  RAGKIT_RETURN_IF_ERROR(ops::linear(pool_, ffn_in, n, l.up, w.up.data(), w.matmul));
   if (a.gated_ffn) {
-    RAGKIT_RETURN_IF_ERROR(ops::linear(pool_, ffn_in, n, l.gate, w.gate.data(), w.matmul));
+    const ops::LinearOutput up_gate[] = {{&l.up, w.up.data()}, {&l.gate, w.gate.data()}};
+    RAGKIT_RETURN_IF_ERROR(ops::linear_many(pool_, ffn_in, n, up_gate, w.matmul));
     activate(w.gate.data(), n * c.n_ff);
     ops::mul(w.up.data(), w.gate.data(), n * c.n_ff);
   } else {
+    RAGKIT_RETURN_IF_ERROR(ops::linear(pool_, ffn_in, n, l.up, w.up.data(), w.matmul));
     activate(w.up.data(), n * c.n_ff);
   }
   RAGKIT_RETURN_IF_ERROR(ops::linear(pool_, w.up.data(), n, l.down, w.h.data(), w.matmul));

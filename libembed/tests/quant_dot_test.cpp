@@ -642,6 +642,93 @@ TEST(QuantDot, LinearGivesARowTheSameOutputInAnyBatch) {
   }
 }
 
+// Several matrices of one input at once (q/k/v, gate/up): bit for bit what one linear() each
+// gives — matrices of one type decoded in one pass, mixed types, batches and F32 one at a time —
+// with 1, 2 and 3 threads (the cut between the threads' runs falls inside a matrix and on a
+// matrix's edge).
+TEST(QuantDot, LinearManyEqualsOneLinearEach) {
+  std::mt19937 rng(23);
+  MatmulScratch scratch;
+  const int64_t in = 512;
+  struct Matrix {
+    std::vector<uint8_t> weights;
+    std::vector<float> bias;
+    Linear l;
+  };
+  const auto make = [&](DType type, int64_t out, bool with_bias) {
+    Matrix m;
+    m.weights = random_weights(rng, type, out, in);
+    m.l.weight.name = "w";
+    m.l.weight.dtype = type;
+    m.l.weight.n_dims = 2;
+    m.l.weight.ne = {in, out, 1, 1};
+    m.l.weight.data = m.weights.data();
+    m.l.weight.n_bytes = m.weights.size();
+    if (with_bias) {
+      m.bias = random_floats(rng, static_cast<size_t>(out), 0.1f);
+      m.l.bias = m.bias.data();
+    }
+    return m;
+  };
+  const std::vector<std::vector<std::pair<DType, int64_t>>> sets = {
+      {{DType::kQ8_0, 40}, {DType::kQ8_0, 13}, {DType::kQ8_0, 13}},  // q, k, v of one type
+      {{DType::kQ4_K, 31}, {DType::kQ4_K, 31}},                      // gate, up
+      {{DType::kQ5_0, 24}, {DType::kQ6_K, 8}, {DType::kQ5_0, 8}},    // a Q4_K_M mix
+      {{DType::kF16, 9}, {DType::kF16, 5}},
+      {{DType::kF32, 9}, {DType::kF32, 5}},
+  };
+  for (const auto& set : sets) {
+    std::vector<Matrix> ms;
+    for (size_t i = 0; i < set.size(); ++i) ms.push_back(make(set[i].first, set[i].second, i != 1));
+    for (int threads : {1, 2, 3}) {
+      ThreadPool pool(threads);
+      for (int64_t n : {1, 3}) {
+        SCOPED_TRACE(std::string(dtype_name(set[0].first)) + " threads " +
+                     std::to_string(threads) + " n " + std::to_string(n));
+        const std::vector<float> x = random_floats(rng, static_cast<size_t>(n * in), 1.0f);
+        std::vector<std::vector<float>> want, got;
+        std::vector<LinearOutput> outs;
+        for (const Matrix& m : ms) {
+          want.emplace_back(static_cast<size_t>(n * m.l.out()));
+          got.emplace_back(static_cast<size_t>(n * m.l.out()), -7.0f);
+          ASSERT_TRUE(linear(pool, x.data(), n, m.l, want.back().data(), scratch).ok());
+        }
+        for (size_t i = 0; i < ms.size(); ++i) outs.push_back({&ms[i].l, got[i].data()});
+        ASSERT_TRUE(linear_many(pool, x.data(), n, outs, scratch).ok());
+        for (size_t i = 0; i < ms.size(); ++i) {
+          for (size_t k = 0; k < want[i].size(); ++k) {
+            ASSERT_EQ(detail::float_bits(got[i][k]), detail::float_bits(want[i][k]))
+                << "matrix " << i << " value " << k;
+          }
+        }
+      }
+    }
+  }
+}
+
+// A matrix whose rows do not fit its type is an error in linear_many as in linear.
+TEST(QuantDot, LinearManyRejectsRowsThatDoNotFitTheType) {
+  ThreadPool pool(2);
+  MatmulScratch scratch;
+  std::vector<uint8_t> bytes(4096);
+  Linear good, bad;
+  for (Linear* l : {&good, &bad}) {
+    l->weight.name = "w";
+    l->weight.dtype = DType::kQ8_0;
+    l->weight.n_dims = 2;
+    l->weight.data = bytes.data();
+  }
+  good.weight.ne = {64, 4, 1, 1};
+  good.weight.n_bytes = 4 * 68;
+  bad.weight.ne = {64, 4, 1, 1};
+  bad.weight.n_bytes = 4 * 60;  // rows shorter than two Q8_0 blocks (68 bytes)
+  std::vector<float> x(64, 1.0f), y0(4), y1(4);
+  const LinearOutput outs[] = {{&good, y0.data()}, {&bad, y1.data()}};
+  const Status st = linear_many(pool, x.data(), 1, outs, scratch);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("rows do not match its type"), std::string::npos) << st.message();
+}
+
 TEST(QuantDot, LinearTakesMisalignedF32WeightsThroughTiles) {
   std::mt19937 rng(8);
   ThreadPool pool(2);

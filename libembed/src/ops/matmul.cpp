@@ -131,6 +131,37 @@ Status linear_tiles(ThreadPool& pool, const float* x, int64_t n, const Linear& l
   return Status();
 }
 
+// Converts activation rows x[0..n) for the dot kernels of `dtype` into scratch.activations.
+ActivationLayout prepare_activations(ThreadPool& pool, const float* x, int64_t n, DType dtype,
+                                     int64_t in, MatmulScratch& scratch) {
+  const ActivationLayout layout = activation_layout(dtype, in);
+  const int64_t group_rows = layout.group_rows;
+  const int64_t groups = (n + group_rows - 1) / group_rows;
+  const size_t need = layout.group_bytes * static_cast<size_t>(groups);
+  if (scratch.activations.size() < need) scratch.activations.resize(need);
+  uint8_t* acts = scratch.activations.data();
+  auto prepare = [&](size_t g, int) {
+    const int64_t r0 = static_cast<int64_t>(g) * group_rows;
+    const int count = static_cast<int>(std::min(group_rows, n - r0));
+    prepare_activation_group(dtype, x + r0 * in, in, count, acts + g * layout.group_bytes);
+  };
+  if (groups == 1) {
+    prepare(0, 0);
+  } else {
+    pool.parallel_for(static_cast<size_t>(groups), prepare);
+  }
+  return layout;
+}
+
+// y[a][r] += bias[r] for activation rows [a0, a1) and outputs [r0, r1); y's rows `out` apart.
+void add_bias(const float* bias, float* y, int64_t out, int64_t a0, int64_t a1, int64_t r0,
+              int64_t r1) {
+  if (bias == nullptr) return;
+  for (int64_t a = a0; a < a1; ++a) {
+    for (int64_t r = r0; r < r1; ++r) y[a * out + r] += bias[r];
+  }
+}
+
 // Block-quantized (and short-batch F16/BF16) weights: activations converted once, then tiles of
 // dot products: blocks of output rows x blocks of activation rows.
 Status linear_dot(ThreadPool& pool, const float* x, int64_t n, const Linear& l, float* y,
@@ -140,23 +171,8 @@ Status linear_dot(ThreadPool& pool, const float* x, int64_t n, const Linear& l, 
   const DotTileFn tile = dot_tile_kernel(tv.dtype);
   if (tile == nullptr) return Status::internal("no dot kernel for " + tv.describe());
   RAGKIT_ASSIGN_OR_RETURN(const size_t weight_row, row_bytes(tv.dtype, in));
-  const ActivationLayout layout = activation_layout(tv.dtype, in);
-  const int64_t group_rows = layout.group_rows;
-  const int64_t groups = (n + group_rows - 1) / group_rows;
-
-  const size_t need = layout.group_bytes * static_cast<size_t>(groups);
-  if (scratch.activations.size() < need) scratch.activations.resize(need);
-  uint8_t* acts = scratch.activations.data();
-  auto prepare = [&](size_t g, int) {
-    const int64_t r0 = static_cast<int64_t>(g) * group_rows;
-    const int count = static_cast<int>(std::min(group_rows, n - r0));
-    prepare_activation_group(tv.dtype, x + r0 * in, in, count, acts + g * layout.group_bytes);
-  };
-  if (groups == 1) {
-    prepare(0, 0);
-  } else {
-    pool.parallel_for(static_cast<size_t>(groups), prepare);
-  }
+  const ActivationLayout layout = prepare_activations(pool, x, n, tv.dtype, in, scratch);
+  const uint8_t* acts = scratch.activations.data();
 
   // Blocks of output rows: about four per thread. For batches, also small enough (~128 KiB of
   // weights) to stay in the core's cache while the task's activation rows go past them, and the
@@ -184,13 +200,72 @@ Status linear_dot(ThreadPool& pool, const float* x, int64_t n, const Linear& l, 
     float* yt = y + a0 * out + r0;
     tile(in, tv.row(r0), tv.row_stride(), r1 - r0, acts, layout.group_bytes, a0, a1 - a0, yt,
          static_cast<size_t>(out));
-    if (bias != nullptr) {
-      for (int64_t a = a0; a < a1; ++a) {
-        for (int64_t r = r0; r < r1; ++r) y[a * out + r] += bias[r];
+    add_bias(bias, y, out, a0, a1, r0, r1);
+  });
+  return Status();
+}
+
+// linear_many's one pass for a decoded row: the activation converted once, and the rows of all
+// the matrices, end to end, cut into one contiguous run per thread.
+Status linear_dot_decode_many(ThreadPool& pool, const float* x, std::span<const LinearOutput> outs,
+                              MatmulScratch& scratch) {
+  const TensorView& first = outs[0].linear->weight;
+  const int64_t in = outs[0].linear->in();
+  const DotTileFn tile = dot_tile_kernel(first.dtype);
+  if (tile == nullptr) return Status::internal("no dot kernel for " + first.describe());
+  const ActivationLayout layout = prepare_activations(pool, x, 1, first.dtype, in, scratch);
+  const uint8_t* acts = scratch.activations.data();
+  int64_t total = 0;
+  for (const LinearOutput& o : outs) total += o.linear->out();
+  const int64_t threads = pool.size();
+  const int64_t per = (total + threads - 1) / threads;
+  pool.parallel_for(static_cast<size_t>(threads), [&](size_t task, int) {
+    const int64_t g0 = static_cast<int64_t>(task) * per, g1 = std::min(total, g0 + per);
+    int64_t base = 0;  // the first row of this matrix in the concatenation
+    for (const LinearOutput& o : outs) {
+      const TensorView& tv = o.linear->weight;
+      const int64_t out = o.linear->out();
+      const int64_t r0 = std::max<int64_t>(g0 - base, 0), r1 = std::min(g1 - base, out);
+      if (r0 < r1) {
+        tile(in, tv.row(r0), tv.row_stride(), r1 - r0, acts, layout.group_bytes, 0, 1, o.y + r0,
+             static_cast<size_t>(out));
+        add_bias(o.linear->bias, o.y, out, 0, 1, r0, r1);
       }
+      base += out;
     }
   });
   return Status();
+}
+
+}  // namespace
+
+namespace {
+
+// Whether l's rows hold what its type says they hold.
+Status check_rows(const Linear& l) {
+  const TensorView& tv = l.weight;
+  const Result<size_t> weight_row = row_bytes(tv.dtype, l.in());
+  if (!weight_row.ok() || tv.row_stride() < *weight_row) {
+    return Status::invalid_argument("cannot multiply by " + std::string(tv.name) + " " +
+                                    tv.describe() + ": rows do not match its type");
+  }
+  return Status();
+}
+
+// Adds a product's operations and time to the compute profile.
+void record(int64_t n, int64_t in, int64_t out, std::chrono::steady_clock::time_point started) {
+  g_flops.fetch_add(static_cast<uint64_t>(2 * n * in * out), std::memory_order_relaxed);
+  g_nanoseconds.fetch_add(
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::steady_clock::now() - started)
+                                .count()),
+      std::memory_order_relaxed);
+}
+
+// Whether a batch of n rows times these weights goes through the dot kernels.
+bool uses_dot_kernels(DType dtype, int64_t n) {
+  if (dtype == DType::kF32 || !has_dot_kernel(dtype)) return false;
+  return !((dtype == DType::kF16 || dtype == DType::kBF16) && n >= tile_min_rows(dtype));
 }
 
 }  // namespace
@@ -201,37 +276,51 @@ Status linear(ThreadPool& pool, const float* x, int64_t n, const Linear& l, floa
   const auto started = std::chrono::steady_clock::now();
   const TensorView& tv = l.weight;
   const int64_t in = l.in(), out = l.out();
-  const Result<size_t> weight_row = row_bytes(tv.dtype, in);
+  if (n <= 0 || out <= 0) return Status();
+  RAGKIT_RETURN_IF_ERROR(check_rows(l));
   Status status;
-  if (n <= 0 || out <= 0) {
-    status = Status();
-  } else if (!weight_row.ok() || tv.row_stride() < *weight_row) {
-    status = Status::invalid_argument("cannot multiply by " + std::string(tv.name) + " " +
-                                      tv.describe() + ": rows do not match its type");
-  } else if (tv.dtype == DType::kF32) {
+  if (tv.dtype == DType::kF32) {
     if (reinterpret_cast<uintptr_t>(tv.data) % alignof(float) == 0 &&
         tv.row_stride() == static_cast<size_t>(in) * sizeof(float)) {
       linear_f32(pool, x, n, l, y);
     } else {
       status = linear_tiles(pool, x, n, l, y, scratch);
     }
-  } else if ((tv.dtype == DType::kF16 || tv.dtype == DType::kBF16) &&
-             n >= tile_min_rows(tv.dtype)) {
-    status = linear_tiles(pool, x, n, l, y, scratch);
-  } else if (has_dot_kernel(tv.dtype)) {
+  } else if (uses_dot_kernels(tv.dtype, n)) {
     status = linear_dot(pool, x, n, l, y, scratch);
+  } else if (tv.dtype == DType::kF16 || tv.dtype == DType::kBF16) {
+    status = linear_tiles(pool, x, n, l, y, scratch);
   } else {
     status = Status::not_supported(std::string("cannot compute with ") + dtype_name(tv.dtype) +
                                    " weights");
   }
   if (!status.ok()) return status;
-  g_flops.fetch_add(static_cast<uint64_t>(2 * n * in * out), std::memory_order_relaxed);
-  g_nanoseconds.fetch_add(
-      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                std::chrono::steady_clock::now() - started)
-                                .count()),
-      std::memory_order_relaxed);
+  record(n, in, out, started);
   return status;
+}
+
+Status linear_many(ThreadPool& pool, const float* x, int64_t n, std::span<const LinearOutput> outs,
+                   MatmulScratch& scratch) {
+  bool together = n == 1 && !outs.empty();
+  for (const LinearOutput& o : outs) {
+    const Linear& l = *o.linear;
+    together = together && l.weight.dtype == outs[0].linear->weight.dtype &&
+               l.in() == outs[0].linear->in() && l.out() > 0 &&
+               uses_dot_kernels(l.weight.dtype, n) && check_rows(l).ok();
+  }
+  if (!together) {
+    for (const LinearOutput& o : outs) {
+      RAGKIT_RETURN_IF_ERROR(linear(pool, x, n, *o.linear, o.y, scratch));
+    }
+    return Status();
+  }
+  init_blas();
+  const auto started = std::chrono::steady_clock::now();
+  RAGKIT_RETURN_IF_ERROR(linear_dot_decode_many(pool, x, outs, scratch));
+  int64_t total = 0;
+  for (const LinearOutput& o : outs) total += o.linear->out();
+  record(n, outs[0].linear->in(), total, started);
+  return Status();
 }
 
 }  // namespace ragkit::embed::ops

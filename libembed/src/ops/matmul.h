@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "ragkit/common/status.h"
@@ -41,6 +42,20 @@ struct MatmulScratch {
 // the block-quantized types with dot kernels; anything else is not_supported.
 Status linear(ThreadPool& pool, const float* x, int64_t n, const Linear& l, float* y,
               MatmulScratch& scratch);
+
+// One product of linear_many: y = x * linear->weight^T + linear->bias.
+struct LinearOutput {
+  const Linear* linear = nullptr;
+  float* y = nullptr;
+};
+
+// Several products of the same input (q, k and v; gate and up): the same results as one
+// linear() each. When decoding one row through the dot kernels with weights of one type, the row
+// is converted once and the rows of all the matrices, end to end, are split among the threads in
+// one pass: fewer hand-offs between the threads per token, and no thread idle while another
+// finishes a small matrix. Otherwise one linear() after the other.
+Status linear_many(ThreadPool& pool, const float* x, int64_t n, std::span<const LinearOutput> outs,
+                   MatmulScratch& scratch);
 
 // Turns off OpenBLAS's internal threading (idempotent, thread-safe).
 void init_blas();
