@@ -114,13 +114,15 @@ bench: build
 # F32, quantized by `rag quantize` to Q8_0 and Q4_K; llama.cpp (bench/llamacpp_peer, installed
 # from npm once with `npm ci --prefix bench/llamacpp_peer`) runs the same files side by side.
 BENCH_GEN_MODEL ?= $(BUILD)/bench-smollm2
+# The KV cache type of both sides (f16: llama.cpp's default; f32: every bit).
+BENCH_CACHE_TYPE ?= f16
 bench-generate: build
 	[ -f $(BENCH_GEN_MODEL)-F32.gguf ] || $(BUILD)/tools/ragkit_make_test_model --arch llama \
 	  --source "$(RAGKIT_TOKENIZERS_DIR)/ggml-vocab-starcoder.gguf" --out $(BENCH_GEN_MODEL)-F32.gguf
 	for t in Q8_0 Q4_K; do [ -f $(BENCH_GEN_MODEL)-$$t.gguf ] || $(BUILD)/cli/rag quantize \
 	  $(BENCH_GEN_MODEL)-F32.gguf $(BENCH_GEN_MODEL)-$$t.gguf $$t > /dev/null; done
 	for t in F32 Q8_0 Q4_K; do $(BUILD)/cli/rag --threads $(BENCH_THREADS) bench generate \
-	  --model $(BENCH_GEN_MODEL)-$$t.gguf; done
+	  --model $(BENCH_GEN_MODEL)-$$t.gguf --cache-type $(BENCH_CACHE_TYPE); done
 
 # The store issue's figures: random 384-dimensional unit vectors in Flat, HNSW32 and IVF4096,PQ48
 # collections of 100k and 1M vectors beside bare FAISS indexes of the same types (long: building

@@ -25,6 +25,7 @@ struct AskArgs {
   std::string chat_template;
   size_t k = 5;
   int64_t ctx_size = 0;
+  embed::KvType cache_type = embed::KvType::kF16;
   int64_t seed = -1;
   bool extractive = false;
   bool json = false;
@@ -67,6 +68,7 @@ Result<Session> open_session(AskArgs& a) {
   s.retriever = std::make_unique<rag::Retriever>(*s.collection, s.encoder.get());
   rag::AnswererOptions answerer_options;
   answerer_options.n_ctx = a.ctx_size;
+  answerer_options.cache_type = a.cache_type;
   RAGKIT_ASSIGN_OR_RETURN(s.answerer,
                           rag::Answerer::create(*s.retriever, s.generator.get(),
                                                 ThreadPool::default_pool(), answerer_options));
@@ -203,6 +205,7 @@ void add_ask_options(CLI::App& cmd, AskArgs& a) {
   cmd.add_option("--ctx-size", a.ctx_size, "The generator's context window in tokens (default: "
                  "the model's, at most 4096)")
       ->check(CLI::NonNegativeNumber);
+  add_cache_type_option(cmd, a.cache_type);
   cmd.add_option("--min-score", o.min_dense_score,
                  "Least cosine for a passage to count as relevant")
       ->capture_default_str();

@@ -77,6 +77,7 @@ void add_bench_generate_options(CLI::App& cmd, BenchGenerateOptions& o) {
   cmd.add_option("--peer", o.peer, "llama.cpp (default) or none")
       ->check(CLI::IsMember({"llama.cpp", "none"}));
   cmd.add_option("--peer-script", o.peer_script, "The peer's runner (default bench/llamacpp_peer/run.sh)");
+  add_cache_type_option(cmd, o.cache_type);
   cmd.add_flag("--json", o.json, "Print the figures as JSON");
 }
 
@@ -88,6 +89,7 @@ int run_bench_generate(const BenchGenerateOptions& o) {
   embed::GeneratorOptions gen_options;
   gen_options.n_ctx = o.prompt_tokens + o.decode_tokens;
   gen_options.n_batch = o.prompt_tokens;
+  gen_options.cache_type = o.cache_type;
   Result<std::unique_ptr<embed::Generator>> created = embed::Generator::create(model, pool, gen_options);
   if (!created.ok()) return report_error(created.status());
   embed::Generator& gen = **created;
@@ -130,6 +132,7 @@ int run_bench_generate(const BenchGenerateOptions& o) {
   out["weight_type"] = model.weight_type();
   out["params"] = model.n_params();
   out["threads"] = pool.size();
+  out["kv_cache_type"] = embed::kv_type_name(o.cache_type);
   out["prompt_tokens"] = o.prompt_tokens;
   out["decode_tokens"] = o.decode_tokens;
   out["prefill_tokens_per_second"] = prefill_tps;
@@ -145,7 +148,8 @@ int run_bench_generate(const BenchGenerateOptions& o) {
     const std::string cmd = shell_quote(script) + " --model " + shell_quote(o.model) + " --threads " +
                             std::to_string(pool.size()) + " --prompt-tokens " +
                             std::to_string(o.prompt_tokens) + " --decode-tokens " +
-                            std::to_string(o.decode_tokens) + " --repeat " + std::to_string(o.repeat);
+                            std::to_string(o.decode_tokens) + " --repeat " + std::to_string(o.repeat) +
+                            " --kv-type " + embed::kv_type_name(o.cache_type);
     std::cerr << "rag bench: running the llama.cpp peer: " << cmd << "\n";
     int rc = 0;
     const std::string res = run_capture(cmd, rc);
@@ -170,8 +174,9 @@ int run_bench_generate(const BenchGenerateOptions& o) {
   if (o.json) {
     std::cout << out.dump(2) << "\n";
   } else {
-    std::printf("model %s (%s, %.1fM parameters), %d threads\n", model.name().c_str(),
-                model.weight_type().c_str(), static_cast<double>(model.n_params()) / 1e6, pool.size());
+    std::printf("model %s (%s, %.1fM parameters), %d threads, %s KV cache\n", model.name().c_str(),
+                model.weight_type().c_str(), static_cast<double>(model.n_params()) / 1e6, pool.size(),
+                embed::kv_type_name(o.cache_type));
     std::printf("prefill: %lld tokens at %.1f tokens/s\n", static_cast<long long>(o.prompt_tokens), prefill_tps);
     std::printf("decode:  %lld tokens at %.1f tokens/s; bound %.1f tokens/s (%.1f MB of weights per token, "
                 "%.1f GB/s read bandwidth): %.0f%% of the bound\n",

@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "ragkit/embed/kv_cache.h"
+
 namespace ragkit::cli {
 
 struct BenchGenerateOptions {
@@ -15,6 +17,7 @@ struct BenchGenerateOptions {
   std::string peer = "llama.cpp";
   std::string peer_script;  // default: bench/llamacpp_peer/run.sh in the source tree
   bool json = false;
+  embed::KvType cache_type = embed::KvType::kF16;  // also the peer's (--kv-type)
 };
 
 void add_bench_generate_options(CLI::App& command, BenchGenerateOptions& options);

@@ -33,6 +33,16 @@ void add_model_option(CLI::App& command, std::string& model, const std::string& 
   command.add_option("-m,--model", model, description)->required()->option_text("PATH");
 }
 
+void add_cache_type_option(CLI::App& command, embed::KvType& type) {
+  command
+      .add_option_function<std::string>(
+          "--cache-type",
+          [&type](const std::string& name) { type = *embed::parse_kv_type(name); },
+          "KV cache element type: f16 (default, as llama.cpp's) or f32 (every bit)")
+      ->check(CLI::IsMember({"f16", "f32"}, CLI::ignore_case))
+      ->option_text("f16|f32");
+}
+
 void add_threads_option(CLI::App& app, int& threads) {
   app.add_option("--threads", threads, "Compute threads (default: all cores)")
       ->check(CLI::Range(1, 4096))

@@ -14,6 +14,7 @@
 
 #include "ragkit/common/status.h"
 #include "ragkit/embed/encoder.h"
+#include "ragkit/embed/kv_cache.h"
 #include "ragkit/embed/model.h"
 
 namespace ragkit::cli {
@@ -35,6 +36,10 @@ void report_note(std::string_view message);
 
 // Adds the required `-m,--model PATH` option of a command that loads a model.
 void add_model_option(CLI::App& command, std::string& model, const std::string& description);
+
+// Adds `--cache-type f16|f32`, the generator's KV cache element type (default f16, as
+// llama.cpp's; f32 keeps every bit).
+void add_cache_type_option(CLI::App& command, embed::KvType& type);
 
 // Adds the global `--threads N` option; `threads` keeps 0 (all cores) unless the user sets it.
 void add_threads_option(CLI::App& app, int& threads);

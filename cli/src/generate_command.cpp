@@ -22,6 +22,7 @@ struct GenerateArgs {
   std::string system;
   std::string chat_template;  // override of the detected family
   int64_t ctx_size = 0;
+  embed::KvType cache_type = embed::KvType::kF16;
   embed::SamplingOptions sampling;
   int64_t seed = -1;  // -1: SamplingOptions' default seed
   bool random_seed = false;
@@ -78,6 +79,7 @@ int run_generate(GenerateArgs& args) {
 
   embed::GeneratorOptions gen_options;
   gen_options.n_ctx = args.ctx_size;
+  gen_options.cache_type = args.cache_type;
   Result<std::unique_ptr<embed::Generator>> generator =
       embed::Generator::create(model, ThreadPool::default_pool(), gen_options);
   if (!generator.ok()) return report_error(generator.status());
@@ -163,6 +165,7 @@ Command add_generate_command(CLI::App& app) {
   cmd->add_option("-c,--ctx-size", args->ctx_size,
                   "Context window in tokens (default: the model's, at most 4096)")
       ->check(CLI::NonNegativeNumber);
+  add_cache_type_option(*cmd, args->cache_type);
   cmd->add_option("prompt", args->prompt, "The prompt (may be \"\"); \"-\" reads it from stdin")
       ->required()
       ->option_text("PROMPT");

@@ -26,6 +26,7 @@ struct ServeArgs {
   std::string model;      // empty: the collection's (rag.json); "none": lexical only
   std::string generator;  // empty: extractive answers
   int64_t ctx_size = 0;
+  embed::KvType cache_type = embed::KvType::kF16;
   std::string api_key_file;
   int drain_seconds = 10;
   int timeout_seconds = 120;
@@ -79,6 +80,7 @@ int run_serve(ServeArgs& a) {
   rag::Retriever retriever(**collection, query_encoder->get());
   rag::AnswererOptions answerer_options;
   answerer_options.n_ctx = a.ctx_size;
+  answerer_options.cache_type = a.cache_type;
   auto answerer = rag::Answerer::create(retriever, generator_model.get(), pool, answerer_options);
   if (!answerer.ok()) return report_error(answerer.status());
 
@@ -173,6 +175,7 @@ Command add_serve_command(CLI::App& app) {
   cmd->add_option("-c,--ctx-size", args->ctx_size,
                   "Generator context window in tokens (default: the model's, at most 4096)")
       ->check(CLI::NonNegativeNumber);
+  add_cache_type_option(*cmd, args->cache_type);
   cmd->add_option("--allow-root", s.allowed_roots,
                   "A folder whose files POST /v1/documents {\"path\"} may index (repeatable; "
                   "default: none)");

@@ -45,7 +45,7 @@ Generator::Generator(const Model& model, ThreadPool& pool, const GeneratorOption
     : model_(model),
       options_(options),
       transformer_(model, pool),
-      cache_(model.config(), n_ctx),
+      cache_(model.config(), n_ctx, options.cache_type),
       logits_(static_cast<size_t>(model.config().n_vocab)) {
   history_.reserve(static_cast<size_t>(n_ctx));
 }

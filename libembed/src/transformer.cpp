@@ -10,10 +10,17 @@
 #include "ops/decode_attention.h"
 #include "ops/elementwise.h"
 #include "ops/matmul.h"
+#include "ops/quant_dot.h"
 
 namespace ragkit::embed {
 
 namespace {
+
+// F16 values to floats through the widest converter this CPU has.
+void widen_f16(const uint16_t* src, float* dst, int64_t n) {
+  static const ops::WidenRowFn widen = ops::widen_row_kernel(DType::kF16);
+  widen(src, dst, n);
+}
 
 // Slices per key/value head when a decoded token attends to `total` positions: enough tasks for
 // two per thread, none shorter than 64 positions (shorter ones cost more to merge than they save).
@@ -38,6 +45,7 @@ struct Transformer::Workspace {
   std::vector<float> gate;   // [T][n_ff] (gated FFNs)
   std::vector<std::vector<float>> scores;  // per thread [L][L], or [batch][n_ctx] when cached
   std::vector<float> part_out, part_max, part_sum;  // a decoded token's attention parts
+  std::vector<std::vector<float>> kv_wide;  // per thread: one head's F16 keys and values widened
   std::vector<int32_t> positions;  // forward_cached's positions [batch]
   std::vector<float> type0;  // token type 0 embedding [d]
   std::vector<float> rope_inv_freq;  // base^(-2i / rope_dim) for each rotated pair i
@@ -251,8 +259,14 @@ void Transformer::attention_cached(KvCache& cache, int64_t layer, int64_t n) {
       }
       ops::AttentionSlice slice;
       slice.q = w.q.data() + kh * group * hd;
-      slice.keys = cache.keys(layer, kh) + t0 * hd;
-      slice.values = cache.values(layer, kh) + t0 * hd;
+      if (cache.type() == KvType::kF16) {
+        slice.keys = cache.keys_f16(layer, kh) + t0 * hd;
+        slice.values = cache.values_f16(layer, kh) + t0 * hd;
+        slice.f16 = true;
+      } else {
+        slice.keys = cache.keys(layer, kh) + t0 * hd;
+        slice.values = cache.values(layer, kh) + t0 * hd;
+      }
       slice.stride = hd;
       slice.count = std::min(per, total - t0);
       slice.group = group;
@@ -274,8 +288,19 @@ void Transformer::attention_cached(KvCache& cache, int64_t layer, int64_t n) {
     const int64_t kh = h / group;
     float* s = w.scores[static_cast<size_t>(thread)].data();
     const float* q = w.q.data() + h * hd;
-    const float* k = cache.keys(layer, kh);
-    const float* v = cache.values(layer, kh);
+    const float* k = nullptr;
+    const float* v = nullptr;
+    if (cache.type() == KvType::kF16) {
+      // sgemm reads floats: this head's keys and values widened into the thread's scratch.
+      float* wide = w.kv_wide[static_cast<size_t>(thread)].data();
+      widen_f16(cache.keys_f16(layer, kh), wide, total * hd);
+      widen_f16(cache.values_f16(layer, kh), wide + total * hd, total * hd);
+      k = wide;
+      v = wide + total * hd;
+    } else {
+      k = cache.keys(layer, kh);
+      v = cache.values(layer, kh);
+    }
     float* o = w.ctx.data() + h * hd;
     // S[n][total] = Q K^T * scale, then a causal softmax per row, then O = S V.
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(total),
@@ -315,16 +340,7 @@ Status Transformer::run_layer(const LayerWeights& l, std::span<const SequenceSpa
     apply_rotary(w.k.data(), c.n_head_kv, positions);
   }
   if (cache != nullptr) {
-    // The batch's rows [n][n_head_kv * hd] into each head's run of positions.
-    const int64_t hd = c.head_dim(), kvw = cache->row_width(), at = cache->size() * hd;
-    for (int64_t kh = 0; kh < c.n_head_kv; ++kh) {
-      float* keys = cache->keys(layer, kh) + at;
-      float* values = cache->values(layer, kh) + at;
-      for (int64_t i = 0; i < n; ++i) {
-        std::copy_n(w.k.data() + i * kvw + kh * hd, hd, keys + i * hd);
-        std::copy_n(w.v.data() + i * kvw + kh * hd, hd, values + i * hd);
-      }
-    }
+    cache->store(layer, w.k.data(), w.v.data(), n);
     attention_cached(*cache, layer, n);
   } else {
     attention(sequences);
@@ -416,6 +432,13 @@ Result<std::span<const float>> Transformer::forward_cached(std::span<const Token
     w.part_out.resize(parts * static_cast<size_t>(c.head_dim()));
     w.part_max.resize(parts);
     w.part_sum.resize(parts);
+  }
+  if (cache.type() == KvType::kF16 && n > 1) {
+    const size_t wide = static_cast<size_t>(2 * cache.capacity() * c.head_dim());
+    w.kv_wide.resize(static_cast<size_t>(pool_.size()));
+    for (auto& kv : w.kv_wide) {
+      if (kv.size() < wide) kv.resize(wide);
+    }
   }
   if (w.positions.size() < static_cast<size_t>(batch)) w.positions.resize(static_cast<size_t>(batch));
 

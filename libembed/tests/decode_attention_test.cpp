@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ops/decode_attention.h"
+#include "ragkit/embed/tensor.h"
 
 namespace ragkit::embed::ops {
 namespace {
@@ -58,8 +59,20 @@ std::vector<double> reference(const Cache& c, int64_t r, float scale) {
   return out;
 }
 
-// Runs the slices the way the transformer does and merges each head's parts.
-bool attend(SimdIsa isa, const Cache& c, int64_t slices, float scale, std::vector<float>& out) {
+// Runs the slices the way the transformer does and merges each head's parts; with f16, over the
+// keys and values rounded to IEEE half (and c's floats replaced by the rounded values, for the
+// reference).
+bool attend(SimdIsa isa, Cache& c, int64_t slices, float scale, std::vector<float>& out,
+            bool f16 = false) {
+  std::vector<uint16_t> keys16(c.keys.size()), values16(c.values.size());
+  if (f16) {
+    for (size_t i = 0; i < c.keys.size(); ++i) {
+      keys16[i] = fp32_to_fp16(c.keys[i]);
+      values16[i] = fp32_to_fp16(c.values[i]);
+      c.keys[i] = fp16_to_fp32(keys16[i]);
+      c.values[i] = fp16_to_fp32(values16[i]);
+    }
+  }
   const int64_t per = (c.count + slices - 1) / slices;
   const int64_t hd = c.head_dim;
   std::vector<float> part_out(static_cast<size_t>(slices * c.group * hd), 7.0f);
@@ -70,8 +83,15 @@ bool attend(SimdIsa isa, const Cache& c, int64_t slices, float scale, std::vecto
   for (int64_t sl = 0; sl * per < c.count; ++sl, ++used) {
     AttentionSlice s;
     s.q = c.q.data();
-    s.keys = c.keys.data() + sl * per * c.stride + hd;
-    s.values = c.values.data() + sl * per * c.stride + hd;
+    const size_t at = static_cast<size_t>(sl * per * c.stride + hd);
+    if (f16) {
+      s.keys = keys16.data() + at;
+      s.values = values16.data() + at;
+      s.f16 = true;
+    } else {
+      s.keys = c.keys.data() + at;
+      s.values = c.values.data() + at;
+    }
     s.stride = c.stride;
     s.count = std::min(per, c.count - sl * per);
     s.group = c.group;
@@ -99,7 +119,7 @@ TEST(DecodeAttention, SlicedAndMergedEqualsSoftmaxAttention) {
       for (int64_t group : {1, 3, 7}) {
         for (int64_t count : {1, 7, 8, 9, 31, 300}) {
           for (int64_t slices : {1, 2, 5}) {
-            const Cache c = make_cache(count, hd, group, 1.0f, seed++);
+            Cache c = make_cache(count, hd, group, 1.0f, seed++);
             const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
             std::vector<float> got;
             if (!attend(isa, c, slices, scale, got)) {
@@ -114,6 +134,28 @@ TEST(DecodeAttention, SlicedAndMergedEqualsSoftmaxAttention) {
                     << " count " << count << " slices " << slices << " head " << r << " col " << i;
               }
             }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Keys and values held as IEEE half (an F16 KV cache): the same attention over the rounded values.
+TEST(DecodeAttention, HalfKeysAndValuesGiveAttentionOverTheRoundedValues) {
+  uint32_t seed = 500;
+  for (SimdIsa isa : {SimdIsa::kScalar, SimdIsa::kAvx2}) {
+    for (int64_t hd : {4, 12, 64, 80}) {
+      for (int64_t count : {1, 9, 130}) {
+        Cache c = make_cache(count, hd, 3, 1.0f, seed++);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+        std::vector<float> got;
+        if (!attend(isa, c, 2, scale, got, /*f16=*/true)) continue;
+        for (int64_t r = 0; r < 3; ++r) {
+          const std::vector<double> want = reference(c, r, scale);
+          for (int64_t i = 0; i < hd; ++i) {
+            ASSERT_NEAR(got[static_cast<size_t>(r * hd + i)], want[static_cast<size_t>(i)], 2e-5)
+                << "isa " << static_cast<int>(isa) << " hd " << hd << " count " << count;
           }
         }
       }

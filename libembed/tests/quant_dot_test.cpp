@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <cstring>
 #include <random>
 #include <string>
@@ -227,6 +228,25 @@ TEST(QuantDot, RoundingActivationsToHalfMatchesTheConverter) {
         ASSERT_EQ(detail::float_bits(rounded[i]), detail::float_bits(want))
             << isa_name(isa) << " " << dtype_name(act) << " x=" << x[i];
       }
+    }
+  }
+}
+
+TEST(QuantDot, NarrowingToHalfGivesTheNearestHalfsBits) {
+  std::mt19937 rng(12);
+  std::vector<float> x = activation_inputs(rng, 1001);  // 1001: a tail after the vectors
+  x.push_back(0.0f);
+  x.push_back(-0.0f);
+  x.push_back(1e-7f);    // below the smallest normal half
+  x.push_back(65504.0f);  // the largest half
+  x.push_back(70000.0f);  // beyond it: infinity
+  x.push_back(-std::numeric_limits<float>::infinity());
+  for (Isa isa : supported_isas()) {
+    ForcedIsa forced(isa);
+    std::vector<uint16_t> got(x.size());
+    narrow_to_f16(x.data(), got.data(), static_cast<int64_t>(x.size()));
+    for (size_t i = 0; i < x.size(); ++i) {
+      ASSERT_EQ(got[i], half_bits(x[i])) << isa_name(isa) << " x=" << x[i];
     }
   }
 }

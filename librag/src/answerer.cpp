@@ -75,6 +75,7 @@ Result<std::unique_ptr<Answerer>> Answerer::create(const Retriever& retriever,
   if (generator_model != nullptr) {
     embed::GeneratorOptions gen_options;
     gen_options.n_ctx = options.n_ctx;
+    gen_options.cache_type = options.cache_type;
     RAGKIT_ASSIGN_OR_RETURN(generator,
                             embed::Generator::create(*generator_model, pool, gen_options));
   }

@@ -21,6 +21,15 @@ TEST(GenerateCli, ReproducesThePublishedGreedySampleOfStories260K) {
   // SOURCE.md: Karpathy's published greedy sample from BOS starts with these ids.
   const std::vector<int> published = {403, 407, 261, 378, 432, 383, 286, 261, 376, 298,
                                       315, 421, 395, 317, 426, 338, 401, 396, 267, 337};
+  // With the default F16 KV cache and with an F32 one (every bit, as llama.cpp's goldens).
+  for (const char* cache : {"f32", "F16"}) {
+    RunResult r = run_rag({"generate", "--model", stories_model(), "--temperature", "0",
+                           "--max-tokens", "40", "--cache-type", cache, "--json", ""});
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    const auto tokens = parse_json(r)["tokens"].get<std::vector<int>>();
+    ASSERT_GE(tokens.size(), published.size());
+    EXPECT_EQ(std::vector<int>(tokens.begin(), tokens.begin() + 20), published) << cache;
+  }
   RunResult r = run_rag({"generate", "--model", stories_model(), "--temperature", "0",
                          "--max-tokens", "40", "--json", ""});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
@@ -38,6 +47,13 @@ TEST(GenerateCli, ReproducesThePublishedGreedySampleOfStories260K) {
                        "outside in the park.", 0),
             0u)
       << text;
+}
+
+TEST(GenerateCli, RefusesAnUnknownCacheType) {
+  RunResult r = run_rag({"generate", "--model", stories_model(), "--cache-type", "q4_0", "hi"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--cache-type"), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("f16"), std::string::npos) << describe(r);
 }
 
 TEST(GenerateCli, StreamsTheSameTextAsJson) {

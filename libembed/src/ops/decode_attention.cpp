@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "ops/elementwise.h"
 #include "ops/kernel_pragmas.h"
+#include "ops/quant_dot.h"
+#include "ragkit/embed/tensor.h"
 
 namespace ragkit::embed::ops {
 
@@ -15,27 +18,34 @@ namespace {
 
 // ---- baseline x86-64 -------------------------------------------------------------------------
 
+inline float element(const float* p) { return *p; }
+inline float element(const uint16_t* p) { return fp16_to_fp32(*p); }
+
+template <class T>
 void scores_scalar(const AttentionSlice& s, float* scores) {
+  const T* keys = static_cast<const T*>(s.keys);
   for (int64_t t = 0; t < s.count; ++t) {
-    const float* k = s.keys + t * s.stride;
+    const T* k = keys + t * s.stride;
     for (int64_t r = 0; r < s.group; ++r) {
       const float* q = s.q + r * s.head_dim;
       float dot = 0.0f;
-      for (int64_t i = 0; i < s.head_dim; ++i) dot += q[i] * k[i];
+      for (int64_t i = 0; i < s.head_dim; ++i) dot += q[i] * element(k + i);
       scores[r * s.count + t] = s.scale * dot;
     }
   }
 }
 
+template <class T>
 void weighted_values_scalar(const AttentionSlice& s, const float* p, float* out) {
   const int64_t hd = s.head_dim;
+  const T* values = static_cast<const T*>(s.values);
   std::fill(out, out + s.group * hd, 0.0f);
   for (int64_t t = 0; t < s.count; ++t) {
-    const float* v = s.values + t * s.stride;
+    const T* v = values + t * s.stride;
     for (int64_t r = 0; r < s.group; ++r) {
       const float pr = p[r * s.count + t];
       float* o = out + r * hd;
-      for (int64_t i = 0; i < hd; ++i) o[i] += pr * v[i];
+      for (int64_t i = 0; i < hd; ++i) o[i] += pr * element(v + i);
     }
   }
 }
@@ -44,12 +54,12 @@ void weighted_values_scalar(const AttentionSlice& s, const float* p, float* out)
 
 }  // namespace ragkit::embed::ops
 
-// ---- AVX2 + FMA ------------------------------------------------------------------------------
+// ---- AVX2 + FMA + F16C -------------------------------------------------------------------------
 // 256-bit vectors also where AVX-512 exists: the Zen 4 class machine these were tuned on splits
 // 512-bit work in two halves (see quant_dot_avx512.cpp), and eight keys per reduction suit the
 // usual head sizes (64, 128) as well as sixteen would.
 
-RAGKIT_BEGIN_TARGET("avx2,fma")
+RAGKIT_BEGIN_TARGET("avx2,fma,f16c")
 
 namespace ragkit::embed::ops {
 
@@ -75,59 +85,56 @@ inline float hsum8(__m256 x) {
   return _mm_cvtss_f32(s);
 }
 
-// Lanes [0, n) set (n <= 8), for masked loads and stores of a row's last values.
-inline __m256i lane_mask(int64_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
-                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+// Eight elements as floats; and the first n (< 8) of them, the rest 0, without reading further.
+inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 load8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+inline __m256 load_first(const float* p, int64_t n) {
+  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  return _mm256_maskload_ps(p, mask);
+}
+inline __m256 load_first(const uint16_t* p, int64_t n) {
+  uint16_t part[8] = {};
+  std::memcpy(part, p, static_cast<size_t>(n) * sizeof(uint16_t));
+  return load8(part);
 }
 
-// acc += q . k over one head, eight lanes wide; the last head_dim % 8 values masked.
-inline __m256 dot_lanes(const float* q, const float* k, int64_t full, __m256i tail, bool has_tail,
-                        __m256 acc) {
-  for (int64_t i = 0; i < full; i += 8) {
-    acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), acc);
-  }
-  if (has_tail) {
-    acc = _mm256_fmadd_ps(_mm256_maskload_ps(q + full, tail), _mm256_maskload_ps(k + full, tail),
-                          acc);
-  }
-  return acc;
-}
-
+template <class T>
 void scores_avx2(const AttentionSlice& s, float* scores) {
-  const int64_t full = s.head_dim & ~int64_t{7};
-  const bool has_tail = full < s.head_dim;
-  const __m256i tail = lane_mask(s.head_dim - full);
+  const T* keys = static_cast<const T*>(s.keys);
+  const int64_t hd = s.head_dim, full = hd & ~int64_t{7}, tail = hd - full;
   const __m256 scale = _mm256_set1_ps(s.scale);
   int64_t t = 0;
   // Eight keys at a time, every query head of the group while they are in L1.
   for (; t + 8 <= s.count; t += 8) {
-    const float* k = s.keys + t * s.stride;
+    const T* k = keys + t * s.stride;
     for (int64_t r = 0; r < s.group; ++r) {
-      const float* q = s.q + r * s.head_dim;
+      const float* q = s.q + r * hd;
       // Columns outside, keys inside: eight independent FMA chains, not one per key in turn.
       __m256 acc[8];
       for (int j = 0; j < 8; ++j) acc[j] = _mm256_setzero_ps();
       for (int64_t i = 0; i < full; i += 8) {
         const __m256 qv = _mm256_loadu_ps(q + i);
-        for (int j = 0; j < 8; ++j) {
-          acc[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + j * s.stride + i), acc[j]);
-        }
+        for (int j = 0; j < 8; ++j) acc[j] = _mm256_fmadd_ps(qv, load8(k + j * s.stride + i), acc[j]);
       }
-      if (has_tail) {
-        const __m256 qv = _mm256_maskload_ps(q + full, tail);
+      if (tail != 0) {
+        const __m256 qv = load_first(q + full, tail);
         for (int j = 0; j < 8; ++j) {
-          acc[j] = _mm256_fmadd_ps(qv, _mm256_maskload_ps(k + j * s.stride + full, tail), acc[j]);
+          acc[j] = _mm256_fmadd_ps(qv, load_first(k + j * s.stride + full, tail), acc[j]);
         }
       }
       _mm256_storeu_ps(scores + r * s.count + t, _mm256_mul_ps(scale, reduce8(acc)));
     }
   }
   for (; t < s.count; ++t) {
-    const float* k = s.keys + t * s.stride;
+    const T* k = keys + t * s.stride;
     for (int64_t r = 0; r < s.group; ++r) {
-      const __m256 acc =
-          dot_lanes(s.q + r * s.head_dim, k, full, tail, has_tail, _mm256_setzero_ps());
+      const float* q = s.q + r * hd;
+      __m256 acc = _mm256_setzero_ps();
+      for (int64_t i = 0; i < full; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(k + i), acc);
+      if (tail != 0) acc = _mm256_fmadd_ps(load_first(q + full, tail), load_first(k + full, tail), acc);
       scores[r * s.count + t] = s.scale * hsum8(acc);
     }
   }
@@ -135,42 +142,45 @@ void scores_avx2(const AttentionSlice& s, float* scores) {
 
 // out[0 .. 8 * NV) += sum_{t < count} p[t] * v_t[0 .. 8 * NV) for NV full vectors of columns:
 // NV independent accumulators held in registers, each value row read as one contiguous run.
-template <int NV>
-void add_weighted_columns(const float* v, int64_t stride, const float* p, int64_t count,
-                          float* out) {
+template <int NV, class T>
+void add_weighted_columns(const T* v, int64_t stride, const float* p, int64_t count, float* out) {
   __m256 acc[NV];
   for (int j = 0; j < NV; ++j) acc[j] = _mm256_loadu_ps(out + 8 * j);
   for (int64_t t = 0; t < count; ++t) {
     const __m256 pt = _mm256_broadcast_ss(p + t);
-    const float* row = v + t * stride;
-    for (int j = 0; j < NV; ++j) acc[j] = _mm256_fmadd_ps(pt, _mm256_loadu_ps(row + 8 * j), acc[j]);
+    const T* row = v + t * stride;
+    for (int j = 0; j < NV; ++j) acc[j] = _mm256_fmadd_ps(pt, load8(row + 8 * j), acc[j]);
   }
   for (int j = 0; j < NV; ++j) _mm256_storeu_ps(out + 8 * j, acc[j]);
 }
 
-// The same for the last head_dim % 8 columns, masked.
-void add_weighted_tail(const float* v, int64_t stride, const float* p, int64_t count, float* out,
-                       __m256i mask) {
-  __m256 acc = _mm256_maskload_ps(out, mask);
+// The same for the last n (< 8) columns.
+template <class T>
+void add_weighted_tail(const T* v, int64_t stride, const float* p, int64_t count, float* out,
+                       int64_t n) {
+  __m256 acc = load_first(out, n);
   for (int64_t t = 0; t < count; ++t) {
-    acc = _mm256_fmadd_ps(_mm256_broadcast_ss(p + t), _mm256_maskload_ps(v + t * stride, mask), acc);
+    acc = _mm256_fmadd_ps(_mm256_broadcast_ss(p + t), load_first(v + t * stride, n), acc);
   }
-  _mm256_maskstore_ps(out, mask, acc);
+  float lanes[8];
+  _mm256_storeu_ps(lanes, acc);
+  std::memcpy(out, lanes, static_cast<size_t>(n) * sizeof(float));
 }
 
 // out[r] = sum_t p[r][t] v_t. Positions in blocks of 64 (their rows stay in L1 while every query
 // head of the group uses them), columns 64 at a time: one pass per block, head and 64 columns
 // reads each row's part once, in order, with eight accumulators in registers. (Columns in
-// 16-wide strips with all heads at once read each row four times at 768-byte strides, and the
-// rows missed the cache on every strip: 3.7 GB/s from memory.)
+// 16-wide strips with all heads at once read each row four times and missed the cache on every
+// strip.)
+template <class T>
 void weighted_values_avx2(const AttentionSlice& s, const float* p, float* out) {
   constexpr int64_t kBlock = 64;
+  const T* values = static_cast<const T*>(s.values);
   const int64_t hd = s.head_dim, full = hd & ~int64_t{7};
-  const __m256i tail = lane_mask(hd - full);
   for (int64_t i = 0; i < s.group * hd; ++i) out[i] = 0.0f;
   for (int64_t t0 = 0; t0 < s.count; t0 += kBlock) {
     const int64_t n = s.count - t0 < kBlock ? s.count - t0 : kBlock;
-    const float* v = s.values + t0 * s.stride;
+    const T* v = values + t0 * s.stride;
     for (int64_t r = 0; r < s.group; ++r) {
       const float* pr = p + r * s.count + t0;
       float* o = out + r * hd;
@@ -186,7 +196,7 @@ void weighted_values_avx2(const AttentionSlice& s, const float* p, float* out) {
           default: add_weighted_columns<8>(v + c, s.stride, pr, n, o + c); break;
         }
       }
-      if (full < hd) add_weighted_tail(v + full, s.stride, pr, n, o + full, tail);
+      if (full < hd) add_weighted_tail(v + full, s.stride, pr, n, o + full, hd - full);
     }
   }
 }
@@ -199,22 +209,37 @@ RAGKIT_END_TARGET()
 
 namespace ragkit::embed::ops {
 
-bool attend_slice_with(SimdIsa isa, const AttentionSlice& slice, float* scores, float* out,
-                       float* max, float* sum) {
-  if (!simd_isa_supported(isa)) return false;
-  const bool simd = isa != SimdIsa::kScalar;
+namespace {
+
+template <class T>
+void attend(bool simd, const AttentionSlice& slice, float* scores, float* out, float* max,
+            float* sum) {
   if (simd) {
-    scores_avx2(slice, scores);
+    scores_avx2<T>(slice, scores);
   } else {
-    scores_scalar(slice, scores);
+    scores_scalar<T>(slice, scores);
   }
   for (int64_t r = 0; r < slice.group; ++r) {
     sum[r] = exp_minus_max(scores + r * slice.count, slice.count, &max[r]);
   }
   if (simd) {
-    weighted_values_avx2(slice, scores, out);
+    weighted_values_avx2<T>(slice, scores, out);
   } else {
-    weighted_values_scalar(slice, scores, out);
+    weighted_values_scalar<T>(slice, scores, out);
+  }
+}
+
+}  // namespace
+
+bool attend_slice_with(SimdIsa isa, const AttentionSlice& slice, float* scores, float* out,
+                       float* max, float* sum) {
+  if (!simd_isa_supported(isa)) return false;
+  // The vector code needs AVX2, FMA and F16C (quant_dot.h's AVX2 level checks all three).
+  const bool simd = isa != SimdIsa::kScalar && isa_supported(Isa::kAvx2);
+  if (slice.f16) {
+    attend<uint16_t>(simd, slice, scores, out, max, sum);
+  } else {
+    attend<float>(simd, slice, scores, out, max, sum);
   }
   return true;
 }

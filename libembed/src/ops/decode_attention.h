@@ -18,10 +18,11 @@ namespace ragkit::embed::ops {
 
 // The `group` query heads that share one key/value head, against `count` cached positions.
 struct AttentionSlice {
-  const float* q = nullptr;       // [group][head_dim], contiguous
-  const float* keys = nullptr;    // position t's key at keys + t * stride
-  const float* values = nullptr;  // position t's value at values + t * stride
-  int64_t stride = 0;
+  const float* q = nullptr;      // [group][head_dim], contiguous
+  const void* keys = nullptr;    // position t's key at element t * stride
+  const void* values = nullptr;  // position t's value at element t * stride
+  bool f16 = false;              // keys and values are IEEE half (KvType::kF16), else float
+  int64_t stride = 0;            // in elements
   int64_t count = 0;  // > 0
   int64_t group = 0;
   int64_t head_dim = 0;

@@ -616,6 +616,10 @@ void round_f16_scalar(const float* x, float* dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dst[i] = half_to_float(fp32_to_fp16(x[i]));
 }
 
+void narrow_f16_scalar(const float* x, uint16_t* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = fp32_to_fp16(x[i]);
+}
+
 }  // namespace
 
 namespace detail {
@@ -637,6 +641,7 @@ const KernelTable& scalar_kernels() {
       widen_f16_scalar,
       widen_bf16_scalar,
       round_f16_scalar,
+      narrow_f16_scalar,
       prepare_legacy_scalar,
       quantize_q8_k,
   };
@@ -705,6 +710,10 @@ void round_activation_row(DType act, const float* x, float* dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     dst[i] = bits_float(static_cast<uint32_t>(fp32_to_bf16(x[i])) << 16);
   }
+}
+
+void narrow_to_f16(const float* x, uint16_t* dst, int64_t n) {
+  table_for(active_isa()).narrow_f16(x, dst, n);
 }
 
 WidenRowFn widen_row_kernel(DType type, Isa isa) {

@@ -102,6 +102,9 @@ using DotTileFn = void (*)(int64_t n, const uint8_t* w, size_t w_stride, int64_t
 DotTileFn dot_tile_kernel(DType weight, Isa isa);
 inline DotTileFn dot_tile_kernel(DType weight) { return dot_tile_kernel(weight, active_isa()); }
 
+// dst[i] = the F16 nearest x[i] (ties to even; the bits fp32_to_fp16 gives), on the active ISA.
+void narrow_to_f16(const float* x, uint16_t* dst, int64_t n);
+
 // Widens n F16 or BF16 values to float (exact); nullptr for other types.
 using WidenRowFn = void (*)(const void* src, float* dst, int64_t n);
 WidenRowFn widen_row_kernel(DType type, Isa isa);

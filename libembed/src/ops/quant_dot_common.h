@@ -122,6 +122,7 @@ struct KernelTable {
   DotTileFn f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k;
   WidenRowFn widen_f16, widen_bf16;
   void (*round_f16)(const float* x, float* dst, int64_t n);  // to the nearest F16, as float
+  void (*narrow_f16)(const float* x, uint16_t* dst, int64_t n);  // to the nearest F16's bits
   // One legacy activation group from `count` rows of n floats (prepare_activation_group).
   void (*prepare_legacy)(const float* x, int64_t n, int count, bool with_sum, uint8_t* dst);
   // One Q8_K row (quantize_activation_row).

@@ -138,6 +138,16 @@ void round_f16_row(const float* x, float* dst, int64_t n) {
   for (; i < n; ++i) dst[i] = _cvtsh_ss(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT));
 }
 
+// x -> the bits of the nearest F16 (vcvtps2ph rounds to nearest even, like fp32_to_fp16).
+void narrow_f16_row(const float* x, uint16_t* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  }
+  for (; i < n; ++i) dst[i] = static_cast<uint16_t>(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT));
+}
+
 // ---- Activation converters ---------------------------------------------------------------------
 // The same numbers as the scalar converters of quant_dot.cpp: the maxima are exact, the scales
 // are the same float operations, vcvtps2dq rounds half to even like nearest_int, and vcvtps2ph
@@ -782,6 +792,7 @@ KernelTable make_simd256_table() {
       widen_row<false>,
       widen_row<true>,
       round_f16_row,
+      narrow_f16_row,
       prepare_legacy_group,
       quantize_q8_k_row,
   };

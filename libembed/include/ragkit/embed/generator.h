@@ -35,6 +35,8 @@ struct GeneratorOptions {
   int64_t n_ctx = 0;
   // Prompt tokens per forward batch while prefilling. Default: 512.
   int64_t n_batch = 512;
+  // The KV cache's element type (kv_cache.h). Default: F16, as llama.cpp's; F32 keeps every bit.
+  KvType cache_type = KvType::kF16;
 };
 
 enum class StopReason {

@@ -1,45 +1,68 @@
 // KvCache: the keys and values a causal model has computed for one sequence, so that each new
 // token attends to everything before it without recomputing it.
 //
-// Layout: per layer, K and V as [n_head_kv][n_ctx][head_dim] float32 (keys already rotated),
-// allocated once for the whole context when the cache is made; appending never allocates. Each
-// head's positions are one contiguous run, read in order when a token attends to them (with
-// positions outermost, a head's 256 bytes of every 768-byte row were read at a stride and the
-// reads ran at a fifth of the memory's speed). F32 on purpose: llama.cpp's goldens use an F32
-// cache, and for the small models ragkit runs the cache is a few MB per thousand tokens.
+// Layout: per layer, K and V as [n_head_kv][n_ctx][head_dim] (keys already rotated), allocated
+// once for the whole context when the cache is made; appending never allocates. Each head's
+// positions are one contiguous run, read in order when a token attends to them (with positions
+// outermost, a head's 256 bytes of every 768-byte row were read at a stride and the reads ran at
+// a fifth of the memory's speed).
+//
+// Element type: F16 (IEEE half, rounded to nearest even; llama.cpp's default) halves the bytes a
+// decoded token reads from the cache, which at a few hundred tokens of context is a sizeable
+// part of what decoding reads; F32 keeps every bit (llama.cpp's goldens were made with it).
 //
 // Thread-safety: none; one cache belongs to one sequence being generated.
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "ragkit/embed/architecture.h"
 
 namespace ragkit::embed {
 
+enum class KvType { kF32, kF16 };
+const char* kv_type_name(KvType type);  // "f32", "f16"
+// "f32" / "f16" (any case); nullopt for anything else.
+std::optional<KvType> parse_kv_type(std::string_view name);
+
 class KvCache {
  public:
   // Room for n_ctx tokens of a model with this configuration.
-  KvCache(const ModelConfig& config, int64_t n_ctx);
+  KvCache(const ModelConfig& config, int64_t n_ctx, KvType type = KvType::kF32);
 
+  KvType type() const { return type_; }
   int64_t capacity() const { return n_ctx_; }
   // Tokens held; the next token goes to position size().
   int64_t size() const { return size_; }
   int64_t row_width() const { return width_; }
+  int64_t head_dim() const { return head_dim_; }
   // Bytes held by the cache.
-  size_t bytes() const { return (k_.size() + v_.size()) * sizeof(float); }
+  size_t bytes() const {
+    return (k_.size() + v_.size()) * sizeof(float) + (k16_.size() + v16_.size()) * sizeof(uint16_t);
+  }
 
   // Forgets everything (keeps the memory).
   void clear() { size_ = 0; }
   // Keeps the first n tokens (n <= size()): a prompt prefix shared by the next request.
   void truncate(int64_t n) { size_ = n < size_ ? (n < 0 ? 0 : n) : size_; }
 
-  int64_t head_dim() const { return head_dim_; }
+  // Writes n tokens' keys and values, rows of row_width() floats (all heads of a token), at
+  // positions size() .. size() + n - 1 of `layer`. Does not advance size().
+  void store(int64_t layer, const float* keys, const float* values, int64_t n);
 
-  // Position 0 of key/value head `head` in layer `layer`; position t is head_dim() floats further.
+  // Position 0 of key/value head `head` in layer `layer`; position t is head_dim() elements
+  // further. The float accessors are for F32 caches, the half ones for F16 caches.
   float* keys(int64_t layer, int64_t head) { return k_.data() + offset(layer, head); }
   float* values(int64_t layer, int64_t head) { return v_.data() + offset(layer, head); }
+  const uint16_t* keys_f16(int64_t layer, int64_t head) const {
+    return k16_.data() + offset(layer, head);
+  }
+  const uint16_t* values_f16(int64_t layer, int64_t head) const {
+    return v16_.data() + offset(layer, head);
+  }
 
  private:
   friend class Transformer;
@@ -48,11 +71,13 @@ class KvCache {
     return static_cast<size_t>((layer * (width_ / head_dim_) + head) * n_ctx_ * head_dim_);
   }
 
+  KvType type_ = KvType::kF32;
   int64_t n_ctx_ = 0;
   int64_t width_ = 0;
   int64_t head_dim_ = 1;
   int64_t size_ = 0;
-  std::vector<float> k_, v_;
+  std::vector<float> k_, v_;         // F32 caches
+  std::vector<uint16_t> k16_, v16_;  // F16 caches
 };
 
 }  // namespace ragkit::embed

@@ -102,6 +102,8 @@ using AnswerCallback = embed::TextCallback;
 struct AnswererOptions {
   // The generator's context window (0: the model's, capped at 4096).
   int64_t n_ctx = 0;  // Default: 0
+  // The generator's KV cache element type (embed/kv_cache.h). Default: F16.
+  embed::KvType cache_type = embed::KvType::kF16;
 };
 
 class Answerer {
