@@ -24,7 +24,10 @@ namespace ragkit::embed::ops {
 
 using namespace detail;  // NOLINT: the shared constants and loaders of the quant_dot files
 
+// AVX-512BW's byte masks for the fifth bits of Q5_0/Q5_1 (quant_dot_simd.h).
+#define RAGKIT_SIMD_BYTE_MASKS 1
 #include "ops/quant_dot_simd.h"
+#undef RAGKIT_SIMD_BYTE_MASKS
 
 namespace detail {
 

@@ -58,7 +58,8 @@ inline __m256i nibbles_32(const uint8_t* p) {
   return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
 }
 
-// Byte i = 0xFF where bit i of `bits` is set, else 0.
+// Byte i = 0xFF where bit i of `bits` is set, else 0. (With AVX-512BW the fifth bits of Q5_0/Q5_1
+// are applied through a byte mask instead: RAGKIT_SIMD_BYTE_MASKS.)
 inline __m256i bytes_from_bits_32(uint32_t bits) {
   const __m256i spread = _mm256_shuffle_epi8(
       _mm256_set1_epi32(static_cast<int>(bits)),
@@ -293,9 +294,15 @@ struct Q5_0Weights {
   // (nibble | fifth bit << 4) - 16 is the nibble itself when the bit is set, nibble | 0xF0 as
   // int8 when it is clear.
   static __m256i values(const uint8_t* b) {
+#if defined(RAGKIT_SIMD_BYTE_MASKS)
+    const __m256i nibbles = nibbles_32(b + 6);
+    return _mm256_mask_mov_epi8(_mm256_or_si256(nibbles, _mm256_set1_epi8(static_cast<char>(0xF0))),
+                                static_cast<__mmask32>(load_u32(b + 2)), nibbles);
+#else
     const __m256i high = _mm256_andnot_si256(bytes_from_bits_32(load_u32(b + 2)),
                                              _mm256_set1_epi8(static_cast<char>(0xF0)));
     return _mm256_or_si256(nibbles_32(b + 6), high);
+#endif
   }
 };
 struct Q4_1Weights {
@@ -307,9 +314,15 @@ struct Q5_1Weights {
   static constexpr size_t kBytes = kQ5_1Bytes;
   static constexpr bool kWithMin = true;
   static __m256i values(const uint8_t* b) {
+#if defined(RAGKIT_SIMD_BYTE_MASKS)
+    const __m256i nibbles = nibbles_32(b + 8);
+    return _mm256_mask_add_epi8(nibbles, static_cast<__mmask32>(load_u32(b + 4)), nibbles,
+                                _mm256_set1_epi8(0x10));
+#else
     const __m256i high =
         _mm256_and_si256(bytes_from_bits_32(load_u32(b + 4)), _mm256_set1_epi8(0x10));
     return _mm256_or_si256(nibbles_32(b + 8), high);
+#endif
   }
 };
 
