@@ -552,6 +552,9 @@ Status Collection::Impl::load_or_rebuild_index() {
     if (status.ok()) status = check_index_matches_documents(*index);
     if (status.ok()) {
       index_ = std::move(index);
+      // Searches run while a writer adds: reallocating the loaded (exactly full) arrays then
+      // would hold them off for the length of the copy.
+      if (!options_.read_only) index_->reserve_growth();
       index_file_generation_ = file_generation;
       changes_since_save_ = generation_ - file_generation;
       if (file_generation != generation_ && !options_.read_only) {

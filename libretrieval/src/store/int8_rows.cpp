@@ -102,7 +102,13 @@ void Int8Rows::append(const float* rows, size_t n) {
       out[j] = static_cast<int8_t>(std::clamp(code, -127.0f, 127.0f));
     }
     std::memcpy(out + dimension_, &scale, sizeof(float));
-  }  huge_pages_.follow(data_);
+  }
+  huge_pages_.follow(data_);
+}
+
+void Int8Rows::reserve(size_t rows) {
+  data_.reserve(rows * stride_);
+  huge_pages_.follow(data_);
 }
 
 float Int8Rows::inner_product(const float* q, size_t row) const {

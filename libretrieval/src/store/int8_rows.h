@@ -28,10 +28,14 @@ class Int8Rows {
   void append(const float* rows, size_t n);
   void clear() { data_.clear(); }
   void shrink_to_fit() { data_.shrink_to_fit(); }
+  // Room for `rows` rows without reallocating.
+  void reserve(size_t rows);
 
   size_t size() const { return data_.size() / stride_; }
+  size_t capacity() const { return data_.capacity() / stride_; }
   size_t dimension() const { return dimension_; }
-  size_t memory_bytes() const { return data_.capacity(); }
+  // Bytes of the rows held (room reserved beyond them is never touched, so not resident).
+  size_t memory_bytes() const { return data_.size(); }
   // The first byte of a row: for prefetching, with row_bytes().
   const void* row_address(size_t row) const { return data_.data() + row * stride_; }
   size_t row_bytes() const { return stride_; }

@@ -468,19 +468,67 @@ Result<std::vector<ScoredChunk>> VectorIndex::search(const IndexQuery& query) co
   return hits;
 }
 
+void VectorIndex::reserve_growth() {
+  if (family_ == IndexFamily::kIvf && !staged_) return;  // per-list arrays, each small
+  const size_t n = labels_.size(), more = std::max<size_t>(n, 1024), room = n + more;
+  labels_.reserve(room);
+  live_.reserve(room);
+  tombstoned_.reserve(room / 64 + 1);
+  if (compact_) compact_->reserve(room);
+  faiss::Index* index = index_.get();
+  if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(index)) {
+    auto& g = hnsw->hnsw;
+    // Links per node as so far (layer 0's, plus the upper layers' of the nodes that reach them),
+    // with a quarter to spare.
+    const size_t layer0 = static_cast<size_t>(std::max(g.nb_neighbors(0), 1));
+    const size_t per_node = n > 0 ? (g.neighbors.size() + n - 1) / n : layer0;
+    g.levels.reserve(room);
+    g.offsets.reserve(room + 1);
+    g.neighbors.reserve(g.neighbors.size() + more * (per_node + per_node / 4));
+    index = hnsw->storage;
+  }
+  if (auto* codes = dynamic_cast<faiss::IndexFlatCodes*>(index)) {
+    codes->codes.reserve(room * codes->code_size);
+  }
+  follow_graph_arrays();
+}
+
+uint64_t VectorIndex::growth_room() const {
+  if (family_ == IndexFamily::kIvf && !staged_) return UINT64_MAX;
+  const size_t n = labels_.size();
+  size_t room = labels_.capacity() - n;
+  if (compact_) room = std::min(room, compact_->capacity() - compact_->size());
+  const faiss::Index* index = index_.get();
+  if (auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(index)) {
+    const auto& g = hnsw->hnsw;
+    room = std::min({room, g.levels.capacity() - g.levels.size(),
+                     g.offsets.capacity() - g.offsets.size()});
+    // Every node takes at least layer 0's links.
+    const size_t links = static_cast<size_t>(g.nb_neighbors(0));
+    if (links > 0) room = std::min(room, (g.neighbors.capacity() - g.neighbors.size()) / links);
+    index = hnsw->storage;
+  }
+  if (auto* codes = dynamic_cast<const faiss::IndexFlatCodes*>(index)) {
+    room = std::min(room, (codes->codes.capacity() - codes->codes.size()) / codes->code_size);
+  }
+  return room;
+}
+
+// What the stored data holds: sizes, not capacities (room reserved beyond them is untouched
+// address space, not resident memory).
 uint64_t VectorIndex::memory_bytes() const {
-  uint64_t bytes = labels_.capacity() * sizeof(int64_t) + tombstoned_.capacity() * 8 +
+  uint64_t bytes = labels_.size() * sizeof(int64_t) + tombstoned_.size() * 8 +
                    live_.size() * (sizeof(uint64_t) + sizeof(int64_t) + 2 * sizeof(void*));
   const faiss::Index* index = index_.get();
   if (auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(index)) {
-    bytes += hnsw->hnsw.neighbors.capacity() * sizeof(faiss::HNSW::storage_idx_t) +
-             hnsw->hnsw.offsets.capacity() * sizeof(size_t) +
-             hnsw->hnsw.levels.capacity() * sizeof(int);
+    bytes += hnsw->hnsw.neighbors.size() * sizeof(faiss::HNSW::storage_idx_t) +
+             hnsw->hnsw.offsets.size() * sizeof(size_t) +
+             hnsw->hnsw.levels.size() * sizeof(int);
     index = hnsw->storage;
   }
   if (compact_) bytes += compact_->memory_bytes();
   if (auto* codes = dynamic_cast<const faiss::IndexFlatCodes*>(index)) {
-    bytes += codes->codes.capacity();
+    bytes += codes->codes.size();
   } else if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(index)) {
     for (size_t list = 0; list < ivf->nlist; ++list) {
       bytes += ivf->invlists->list_size(list) * (ivf->code_size + sizeof(idx_t));

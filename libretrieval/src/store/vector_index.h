@@ -95,6 +95,14 @@ class VectorIndex {
   Status remove(std::span<const uint64_t> ids);
   // Trains a staged index if it holds enough vectors (Collection calls it after a bulk build).
   Status train_if_ready();
+  // Flat and HNSW indexes: room in every large array for as many vectors again as there are, so
+  // that the next writes do not reallocate them. Collection calls it after loading index.faiss
+  // for writing: there, every array is exactly full, and the first add copied them all (1.5 GB of
+  // rows for a million 384-d vectors) while searches waited for the write. Reserved room is
+  // address space only until vectors are written into it.
+  void reserve_growth();
+  // Vectors that can be added before one of those arrays reallocates (IVF: unlimited).
+  uint64_t growth_room() const;
 
   // Best first; fewer than k when fewer are admitted (or an approximate search misses some).
   Result<std::vector<ScoredChunk>> search(const IndexQuery& query) const;
@@ -112,6 +120,7 @@ class VectorIndex {
   std::vector<uint64_t> ids() const;
 
  private:
+  friend struct VectorIndexInternals;  // tests: the arrays' addresses
   VectorIndex() = default;
   Status init_from_factory();
   Status train_staged();
