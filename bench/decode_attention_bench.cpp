@@ -51,8 +51,8 @@ void BM_DecodeAttention(benchmark::State& state, SimdIsa isa) {
       }
     }
   }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * 2 * kLayers * count *
-                          kWidth * static_cast<int64_t>(sizeof(float)));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * 2 * kLayers * count * kWidth *
+                          static_cast<int64_t>(sizeof(float)));
 }
 
 BENCHMARK_CAPTURE(BM_DecodeAttention, scalar, SimdIsa::kScalar)->Arg(576);

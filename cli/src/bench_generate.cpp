@@ -145,11 +145,11 @@ int run_bench_generate(const BenchGenerateOptions& o) {
   if (o.peer == "llama.cpp") {
     std::string script = o.peer_script;
     if (script.empty()) script = std::string(RAGKIT_SOURCE_DIR) + "/bench/llamacpp_peer/run.sh";
-    const std::string cmd = shell_quote(script) + " --model " + shell_quote(o.model) + " --threads " +
-                            std::to_string(pool.size()) + " --prompt-tokens " +
-                            std::to_string(o.prompt_tokens) + " --decode-tokens " +
-                            std::to_string(o.decode_tokens) + " --repeat " + std::to_string(o.repeat) +
-                            " --kv-type " + embed::kv_type_name(o.cache_type);
+    const std::string cmd =
+        shell_quote(script) + " --model " + shell_quote(o.model) + " --threads " +
+        std::to_string(pool.size()) + " --prompt-tokens " + std::to_string(o.prompt_tokens) +
+        " --decode-tokens " + std::to_string(o.decode_tokens) + " --repeat " +
+        std::to_string(o.repeat) + " --kv-type " + embed::kv_type_name(o.cache_type);
     std::cerr << "rag bench: running the llama.cpp peer: " << cmd << "\n";
     int rc = 0;
     const std::string res = run_capture(cmd, rc);
@@ -175,8 +175,8 @@ int run_bench_generate(const BenchGenerateOptions& o) {
     std::cout << out.dump(2) << "\n";
   } else {
     std::printf("model %s (%s, %.1fM parameters), %d threads, %s KV cache\n", model.name().c_str(),
-                model.weight_type().c_str(), static_cast<double>(model.n_params()) / 1e6, pool.size(),
-                embed::kv_type_name(o.cache_type));
+                model.weight_type().c_str(), static_cast<double>(model.n_params()) / 1e6,
+                pool.size(), embed::kv_type_name(o.cache_type));
     std::printf("prefill: %lld tokens at %.1f tokens/s\n", static_cast<long long>(o.prompt_tokens), prefill_tps);
     std::printf("decode:  %lld tokens at %.1f tokens/s; bound %.1f tokens/s (%.1f MB of weights per token, "
                 "%.1f GB/s read bandwidth): %.0f%% of the bound\n",

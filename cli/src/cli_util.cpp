@@ -36,8 +36,7 @@ void add_model_option(CLI::App& command, std::string& model, const std::string& 
 void add_cache_type_option(CLI::App& command, embed::KvType& type) {
   command
       .add_option_function<std::string>(
-          "--cache-type",
-          [&type](const std::string& name) { type = *embed::parse_kv_type(name); },
+          "--cache-type", [&type](const std::string& name) { type = *embed::parse_kv_type(name); },
           "KV cache element type: f16 (default, as llama.cpp's) or f32 (every bit)")
       ->check(CLI::IsMember({"f16", "f32"}, CLI::ignore_case))
       ->option_text("f16|f32");

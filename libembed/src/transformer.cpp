@@ -246,7 +246,8 @@ void Transformer::attention_cached(KvCache& cache, int64_t layer, int64_t n) {
     const int64_t slices = decode_attention_slices(pool_.size(), c.n_head_kv, total);
     const int64_t per = (total + slices - 1) / slices;
     pool_.parallel_for(static_cast<size_t>(c.n_head_kv * slices), [&](size_t task, int thread) {
-      const int64_t kh = static_cast<int64_t>(task) / slices, sl = static_cast<int64_t>(task) % slices;
+      const int64_t kh = static_cast<int64_t>(task) / slices,
+                    sl = static_cast<int64_t>(task) % slices;
       const int64_t t0 = sl * per, part = (kh * slices + sl) * group;
       float* part_out = w.part_out.data() + part * hd;
       float* part_max = w.part_max.data() + part;
@@ -303,18 +304,18 @@ void Transformer::attention_cached(KvCache& cache, int64_t layer, int64_t n) {
     }
     float* o = w.ctx.data() + h * hd;
     // S[n][total] = Q K^T * scale, then a causal softmax per row, then O = S V.
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(total),
-                static_cast<int>(hd), scale, q, static_cast<int>(d), k, static_cast<int>(hd), 0.0f,
-                s, static_cast<int>(total));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n),
+                static_cast<int>(total), static_cast<int>(hd), scale, q, static_cast<int>(d), k,
+                static_cast<int>(hd), 0.0f, s, static_cast<int>(total));
     for (int64_t i = 0; i < n; ++i) {
       float* row = s + i * total;
       const int64_t visible = past + i + 1;
       ops::softmax(row, visible);
       std::fill(row + visible, row + total, 0.0f);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), static_cast<int>(hd),
-                static_cast<int>(total), 1.0f, s, static_cast<int>(total), v, static_cast<int>(hd),
-                0.0f, o, static_cast<int>(d));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n),
+                static_cast<int>(hd), static_cast<int>(total), 1.0f, s, static_cast<int>(total), v,
+                static_cast<int>(hd), 0.0f, o, static_cast<int>(d));
   });
 }
 

@@ -2,6 +2,8 @@
 // precision: every instruction set this CPU has, head sizes that are and are not multiples of the
 // vector width, groups of one to seven query heads, key counts around the eight-key blocks, and
 // slicings from one part to one per few positions.
+#include "ops/decode_attention.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +11,6 @@
 #include <random>
 #include <vector>
 
-#include "ops/decode_attention.h"
 #include "ragkit/embed/tensor.h"
 
 namespace ragkit::embed::ops {
@@ -129,7 +130,8 @@ TEST(DecodeAttention, SlicedAndMergedEqualsSoftmaxAttention) {
             for (int64_t r = 0; r < group; ++r) {
               const std::vector<double> want = reference(c, r, scale);
               for (int64_t i = 0; i < hd; ++i) {
-                ASSERT_NEAR(got[static_cast<size_t>(r * hd + i)], want[static_cast<size_t>(i)], 2e-5)
+                ASSERT_NEAR(got[static_cast<size_t>(r * hd + i)], want[static_cast<size_t>(i)],
+                            2e-5)
                     << "isa " << static_cast<int>(isa) << " hd " << hd << " group " << group
                     << " count " << count << " slices " << slices << " head " << r << " col " << i;
               }

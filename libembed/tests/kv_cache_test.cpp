@@ -2,13 +2,14 @@
 // gives within half-precision rounding — against llama.cpp's logits for llama-synth-F32 (made
 // with an F32 cache) and between a batch prefill (keys widened for sgemm) and token-by-token
 // decoding (the sliced decode kernel reading halves) — and hold half the bytes.
+#include "ragkit/embed/kv_cache.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "json_file.h"
-#include "ragkit/embed/kv_cache.h"
 #include "ragkit/embed/model.h"
 #include "ragkit/embed/transformer.h"
 #include "test_env.h"
@@ -55,7 +56,7 @@ TEST(KvCache, HalfCacheHoldsHalfTheBytesAndStoresRoundedValues) {
 }
 
 struct Logits {
-  std::vector<float> batch;   // the last position's logits after a prefill in batches of 3
+  std::vector<float> batch;    // the last position's logits after a prefill in batches of 3
   std::vector<float> stepped;  // the same after feeding one token at a time
 };
 
@@ -106,7 +107,9 @@ TEST(KvCache, HalfCacheStaysWithinRoundingOfLlamaCppsLogits) {
     EXPECT_LE(max_abs_diff(f16.batch, want), 2e-3 * scale);
     EXPECT_LE(max_abs_diff(f16.stepped, want), 2e-3 * scale);
     // And the rounding does something: the two caches do not give identical logits.
-    EXPECT_GT(max_abs_diff(f16.stepped, std::vector<double>(f32.stepped.begin(), f32.stepped.end())), 0.0);
+    EXPECT_GT(
+        max_abs_diff(f16.stepped, std::vector<double>(f32.stepped.begin(), f32.stepped.end())),
+        0.0);
   }
 }
 

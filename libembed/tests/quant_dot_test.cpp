@@ -14,8 +14,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <limits>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -237,7 +237,7 @@ TEST(QuantDot, NarrowingToHalfGivesTheNearestHalfsBits) {
   std::vector<float> x = activation_inputs(rng, 1001);  // 1001: a tail after the vectors
   x.push_back(0.0f);
   x.push_back(-0.0f);
-  x.push_back(1e-7f);    // below the smallest normal half
+  x.push_back(1e-7f);     // below the smallest normal half
   x.push_back(65504.0f);  // the largest half
   x.push_back(70000.0f);  // beyond it: infinity
   x.push_back(-std::numeric_limits<float>::infinity());
@@ -703,8 +703,8 @@ TEST(QuantDot, LinearManyEqualsOneLinearEach) {
     for (int threads : {1, 2, 3}) {
       ThreadPool pool(threads);
       for (int64_t n : {1, 3}) {
-        SCOPED_TRACE(std::string(dtype_name(set[0].first)) + " threads " +
-                     std::to_string(threads) + " n " + std::to_string(n));
+        SCOPED_TRACE(std::string(dtype_name(set[0].first)) + " threads " + std::to_string(threads) +
+                     " n " + std::to_string(n));
         const std::vector<float> x = random_floats(rng, static_cast<size_t>(n * in), 1.0f);
         std::vector<std::vector<float>> want, got;
         std::vector<LinearOutput> outs;

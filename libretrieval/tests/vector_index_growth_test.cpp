@@ -3,6 +3,8 @@
 // the write. reserve_growth() makes room when the collection opens for writing: afterwards adds
 // fill the room without reallocating (growth_room() drops by exactly what was added), searches
 // find what they found, and the memory figure counts what is stored, not the room.
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,13 +12,10 @@
 #include <random>
 #include <vector>
 
-#include "store/vector_index.h"
-#include "test_env.h"
-
-#include <faiss/IndexFlat.h>
-#include <faiss/IndexHNSW.h>
-
 #include "store/int8_rows.h"
+#include "store/vector_index.h"
+#include "store_test_util.h"
+#include "test_env.h"
 
 namespace ragkit::retrieval::store {
 
@@ -31,7 +30,8 @@ struct VectorIndexInternals {
       out.push_back(hnsw->hnsw.levels.data());
       inner = hnsw->storage;
     }
-    if (auto* codes = dynamic_cast<const faiss::IndexFlatCodes*>(inner)) out.push_back(codes->codes.data());
+    if (auto* codes = dynamic_cast<const faiss::IndexFlatCodes*>(inner))
+      out.push_back(codes->codes.data());
     if (index.compact_) out.push_back(index.compact_->row_address(0));
     return out;
   }
@@ -42,13 +42,13 @@ namespace {
 constexpr uint32_t kDim = 32;
 
 std::vector<float> unit_vectors(size_t n, uint64_t seed) {
+  using retrieval::testing::random_vector;
+  using retrieval::testing::unit;
   std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal;
-  std::vector<float> v(n * kDim);
+  std::vector<float> v;
   for (size_t i = 0; i < n; ++i) {
-    double s = 0;
-    for (size_t j = 0; j < kDim; ++j) s += double(v[i * kDim + j] = normal(rng)) * v[i * kDim + j];
-    for (size_t j = 0; j < kDim; ++j) v[i * kDim + j] /= static_cast<float>(std::sqrt(s));
+    const std::vector<float> u = unit(random_vector(rng, kDim));
+    v.insert(v.end(), u.begin(), u.end());
   }
   return v;
 }
@@ -83,7 +83,7 @@ uint64_t top_hit(const VectorIndex& index, const float* v) {
 }
 
 TEST(VectorIndexGrowth, ReservedRoomIsFilledWithoutReallocating) {
-  const std::string dir = testing::make_temp_dir("ragkit-growth");
+  const std::string dir = ragkit::testing::make_temp_dir("ragkit-growth");
   for (const std::string factory : {"Flat", "HNSW16", "HNSW16,SQ8", "SQ8"}) {
     SCOPED_TRACE(factory);
     constexpr size_t kFirst = 3000, kMore = 1000;

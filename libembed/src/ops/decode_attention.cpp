@@ -117,7 +117,8 @@ void scores_avx2(const AttentionSlice& s, float* scores) {
       for (int j = 0; j < 8; ++j) acc[j] = _mm256_setzero_ps();
       for (int64_t i = 0; i < full; i += 8) {
         const __m256 qv = _mm256_loadu_ps(q + i);
-        for (int j = 0; j < 8; ++j) acc[j] = _mm256_fmadd_ps(qv, load8(k + j * s.stride + i), acc[j]);
+        for (int j = 0; j < 8; ++j)
+          acc[j] = _mm256_fmadd_ps(qv, load8(k + j * s.stride + i), acc[j]);
       }
       if (tail != 0) {
         const __m256 qv = load_first(q + full, tail);
@@ -133,8 +134,10 @@ void scores_avx2(const AttentionSlice& s, float* scores) {
     for (int64_t r = 0; r < s.group; ++r) {
       const float* q = s.q + r * hd;
       __m256 acc = _mm256_setzero_ps();
-      for (int64_t i = 0; i < full; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(k + i), acc);
-      if (tail != 0) acc = _mm256_fmadd_ps(load_first(q + full, tail), load_first(k + full, tail), acc);
+      for (int64_t i = 0; i < full; i += 8)
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(k + i), acc);
+      if (tail != 0)
+        acc = _mm256_fmadd_ps(load_first(q + full, tail), load_first(k + full, tail), acc);
       scores[r * s.count + t] = s.scale * hsum8(acc);
     }
   }
@@ -186,14 +189,30 @@ void weighted_values_avx2(const AttentionSlice& s, const float* p, float* out) {
       float* o = out + r * hd;
       for (int64_t c = 0; c < full; c += 64) {
         switch ((full - c) / 8) {
-          case 1: add_weighted_columns<1>(v + c, s.stride, pr, n, o + c); break;
-          case 2: add_weighted_columns<2>(v + c, s.stride, pr, n, o + c); break;
-          case 3: add_weighted_columns<3>(v + c, s.stride, pr, n, o + c); break;
-          case 4: add_weighted_columns<4>(v + c, s.stride, pr, n, o + c); break;
-          case 5: add_weighted_columns<5>(v + c, s.stride, pr, n, o + c); break;
-          case 6: add_weighted_columns<6>(v + c, s.stride, pr, n, o + c); break;
-          case 7: add_weighted_columns<7>(v + c, s.stride, pr, n, o + c); break;
-          default: add_weighted_columns<8>(v + c, s.stride, pr, n, o + c); break;
+          case 1:
+            add_weighted_columns<1>(v + c, s.stride, pr, n, o + c);
+            break;
+          case 2:
+            add_weighted_columns<2>(v + c, s.stride, pr, n, o + c);
+            break;
+          case 3:
+            add_weighted_columns<3>(v + c, s.stride, pr, n, o + c);
+            break;
+          case 4:
+            add_weighted_columns<4>(v + c, s.stride, pr, n, o + c);
+            break;
+          case 5:
+            add_weighted_columns<5>(v + c, s.stride, pr, n, o + c);
+            break;
+          case 6:
+            add_weighted_columns<6>(v + c, s.stride, pr, n, o + c);
+            break;
+          case 7:
+            add_weighted_columns<7>(v + c, s.stride, pr, n, o + c);
+            break;
+          default:
+            add_weighted_columns<8>(v + c, s.stride, pr, n, o + c);
+            break;
         }
       }
       if (full < hd) add_weighted_tail(v + full, s.stride, pr, n, o + full, hd - full);

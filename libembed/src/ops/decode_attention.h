@@ -23,7 +23,7 @@ struct AttentionSlice {
   const void* values = nullptr;  // position t's value at element t * stride
   bool f16 = false;              // keys and values are IEEE half (KvType::kF16), else float
   int64_t stride = 0;            // in elements
-  int64_t count = 0;  // > 0
+  int64_t count = 0;             // > 0
   int64_t group = 0;
   int64_t head_dim = 0;
   float scale = 1.0f;  // the scores are scale * dot(q, k)

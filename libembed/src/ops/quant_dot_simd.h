@@ -446,8 +446,8 @@ void legacy_rows_acts4(int64_t nb, const uint8_t* const w[R], const uint8_t* gro
 }
 
 // A tile: one activation row -> one weight row at a time (legacy_row_act1); several -> for each
-// group (rows past the end repeat the last one), kBatchRows weight rows at a time against the group's four
-// rows (4 where there are 32 vector registers, 2 with 16).
+// group (rows past the end repeat the last one), kBatchRows weight rows at a time against the
+// group's four rows (4 where there are 32 vector registers, 2 with 16).
 template <bool kVnni, class W, int kBatchRows>
 void tile_legacy(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_w, const uint8_t* acts,
                  size_t group_bytes, int64_t a0, int64_t n_act, float* out, size_t out_stride) {

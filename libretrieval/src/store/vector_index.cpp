@@ -501,8 +501,8 @@ uint64_t VectorIndex::growth_room() const {
   const faiss::Index* index = index_.get();
   if (auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(index)) {
     const auto& g = hnsw->hnsw;
-    room = std::min({room, g.levels.capacity() - g.levels.size(),
-                     g.offsets.capacity() - g.offsets.size()});
+    room = std::min(
+        {room, g.levels.capacity() - g.levels.size(), g.offsets.capacity() - g.offsets.size()});
     // Every node takes at least layer 0's links.
     const size_t links = static_cast<size_t>(g.nb_neighbors(0));
     if (links > 0) room = std::min(room, (g.neighbors.capacity() - g.neighbors.size()) / links);
@@ -522,8 +522,7 @@ uint64_t VectorIndex::memory_bytes() const {
   const faiss::Index* index = index_.get();
   if (auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(index)) {
     bytes += hnsw->hnsw.neighbors.size() * sizeof(faiss::HNSW::storage_idx_t) +
-             hnsw->hnsw.offsets.size() * sizeof(size_t) +
-             hnsw->hnsw.levels.size() * sizeof(int);
+             hnsw->hnsw.offsets.size() * sizeof(size_t) + hnsw->hnsw.levels.size() * sizeof(int);
     index = hnsw->storage;
   }
   if (compact_) bytes += compact_->memory_bytes();
