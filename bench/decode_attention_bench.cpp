@@ -1,7 +1,7 @@
 // One decoded token's attention over a cache of SmolLM2-135M's shape (30 layers, 3 key/value
 // heads of 64, 9 query heads), one thread, all slices of every layer: how fast the cached keys
-// and values are read, in GB/s, when they come from memory (the 30 layers together are larger
-// than the caches) — the part of a decoding step that grows with the context.
+// and values are read, in GB/s of cache (F32 or F16), when they come from memory (the 30 layers
+// together are larger than the caches) — the part of a decoding step that grows with the context.
 //
 //   build/bench/ragkit_attention_bench [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
@@ -10,13 +10,14 @@
 #include <vector>
 
 #include "ops/decode_attention.h"
+#include "ragkit/embed/tensor.h"
 
 namespace {
 
 using namespace ragkit;
 using namespace ragkit::embed;
 
-void BM_DecodeAttention(benchmark::State& state, SimdIsa isa) {
+void BM_DecodeAttention(benchmark::State& state, SimdIsa isa, bool f16) {
   if (!simd_isa_supported(isa)) {
     state.SkipWithError("this CPU lacks the instruction set");
     return;
@@ -31,6 +32,12 @@ void BM_DecodeAttention(benchmark::State& state, SimdIsa isa) {
   for (float& v : keys) v = normal(rng);
   for (float& v : values) v = normal(rng);
   for (float& v : q) v = normal(rng);
+  // An F16 cache (the default): the same numbers as IEEE halves.
+  std::vector<uint16_t> keys16(keys.size()), values16(values.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    keys16[i] = fp32_to_fp16(keys[i]);
+    values16[i] = fp32_to_fp16(values[i]);
+  }
   std::vector<float> scores(static_cast<size_t>(kGroup * count)), out(kGroup * kHd);
   float max[kGroup], sum[kGroup];
   for (auto _ : state) {
@@ -39,8 +46,15 @@ void BM_DecodeAttention(benchmark::State& state, SimdIsa isa) {
         ops::AttentionSlice s;
         s.q = q.data() + kh * kGroup * kHd;
         // KvCache's layout: each head's positions contiguous.
-        s.keys = keys.data() + (layer * kHeadsKv + kh) * count * kHd;
-        s.values = values.data() + (layer * kHeadsKv + kh) * count * kHd;
+        const int64_t at = (layer * kHeadsKv + kh) * count * kHd;
+        if (f16) {
+          s.keys = keys16.data() + at;
+          s.values = values16.data() + at;
+          s.f16 = true;
+        } else {
+          s.keys = keys.data() + at;
+          s.values = values.data() + at;
+        }
         s.stride = kHd;
         s.count = count;
         s.group = kGroup;
@@ -55,8 +69,12 @@ void BM_DecodeAttention(benchmark::State& state, SimdIsa isa) {
                           static_cast<int64_t>(sizeof(float)));
 }
 
-BENCHMARK_CAPTURE(BM_DecodeAttention, scalar, SimdIsa::kScalar)->Arg(576);
-BENCHMARK_CAPTURE(BM_DecodeAttention, avx2, SimdIsa::kAvx2)->Arg(64)->Arg(576)->Arg(2048);
+BENCHMARK_CAPTURE(BM_DecodeAttention, f32_scalar, SimdIsa::kScalar, false)->Arg(576);
+BENCHMARK_CAPTURE(BM_DecodeAttention, f32_avx2, SimdIsa::kAvx2, false)
+    ->Arg(64)
+    ->Arg(576)
+    ->Arg(2048);
+BENCHMARK_CAPTURE(BM_DecodeAttention, f16_avx2, SimdIsa::kAvx2, true)->Arg(64)->Arg(576)->Arg(2048);
 
 }  // namespace
 

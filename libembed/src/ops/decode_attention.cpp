@@ -178,6 +178,12 @@ void add_weighted_tail(const T* v, int64_t stride, const float* p, int64_t count
 template <class T>
 void weighted_values_avx2(const AttentionSlice& s, const float* p, float* out) {
   constexpr int64_t kBlock = 64;
+  // add_weighted_columns for 1..8 vectors of columns.
+  using ColumnsFn = void (*)(const T*, int64_t, const float*, int64_t, float*);
+  static constexpr ColumnsFn kColumns[8] = {
+      add_weighted_columns<1, T>, add_weighted_columns<2, T>, add_weighted_columns<3, T>,
+      add_weighted_columns<4, T>, add_weighted_columns<5, T>, add_weighted_columns<6, T>,
+      add_weighted_columns<7, T>, add_weighted_columns<8, T>};
   const T* values = static_cast<const T*>(s.values);
   const int64_t hd = s.head_dim, full = hd & ~int64_t{7};
   for (int64_t i = 0; i < s.group * hd; ++i) out[i] = 0.0f;
@@ -188,32 +194,8 @@ void weighted_values_avx2(const AttentionSlice& s, const float* p, float* out) {
       const float* pr = p + r * s.count + t0;
       float* o = out + r * hd;
       for (int64_t c = 0; c < full; c += 64) {
-        switch ((full - c) / 8) {
-          case 1:
-            add_weighted_columns<1>(v + c, s.stride, pr, n, o + c);
-            break;
-          case 2:
-            add_weighted_columns<2>(v + c, s.stride, pr, n, o + c);
-            break;
-          case 3:
-            add_weighted_columns<3>(v + c, s.stride, pr, n, o + c);
-            break;
-          case 4:
-            add_weighted_columns<4>(v + c, s.stride, pr, n, o + c);
-            break;
-          case 5:
-            add_weighted_columns<5>(v + c, s.stride, pr, n, o + c);
-            break;
-          case 6:
-            add_weighted_columns<6>(v + c, s.stride, pr, n, o + c);
-            break;
-          case 7:
-            add_weighted_columns<7>(v + c, s.stride, pr, n, o + c);
-            break;
-          default:
-            add_weighted_columns<8>(v + c, s.stride, pr, n, o + c);
-            break;
-        }
+        const int64_t vectors = (full - c) / 8;
+        kColumns[(vectors < 8 ? vectors : 8) - 1](v + c, s.stride, pr, n, o + c);
       }
       if (full < hd) add_weighted_tail(v + full, s.stride, pr, n, o + full, hd - full);
     }
