@@ -18,8 +18,7 @@ namespace {
 
 // F16 values to floats through the widest converter this CPU has.
 void widen_f16(const uint16_t* src, float* dst, int64_t n) {
-  static const ops::WidenRowFn widen = ops::widen_row_kernel(DType::kF16);
-  widen(src, dst, n);
+  ops::widen_row_kernel(DType::kF16)(src, dst, n);
 }
 
 // Slices per key/value head when a decoded token attends to `total` positions: enough tasks for
@@ -45,7 +44,7 @@ struct Transformer::Workspace {
   std::vector<float> gate;   // [T][n_ff] (gated FFNs)
   std::vector<std::vector<float>> scores;  // per thread [L][L], or [batch][n_ctx] when cached
   std::vector<float> part_out, part_max, part_sum;  // a decoded token's attention parts
-  std::vector<std::vector<float>> kv_wide;  // per thread: one head's F16 keys and values widened
+  std::vector<float> kv_wide;  // an F16 cache's keys and values widened [n_head_kv][2][n_ctx][hd]
   std::vector<int32_t> positions;  // forward_cached's positions [batch]
   std::vector<float> type0;  // token type 0 embedding [d]
   std::vector<float> rope_inv_freq;  // base^(-2i / rope_dim) for each rotated pair i
@@ -284,24 +283,24 @@ void Transformer::attention_cached(KvCache& cache, int64_t layer, int64_t n) {
     }
     return;
   }
+  // sgemm reads floats: an F16 cache's keys and values are widened first, once per key/value
+  // head for all its query heads.
+  const bool f16 = cache.type() == KvType::kF16;
+  const int64_t run = total * hd;  // one head's keys (or values)
+  if (f16) {
+    pool_.parallel_for(static_cast<size_t>(c.n_head_kv), [&](size_t kh, int) {
+      float* wide = w.kv_wide.data() + 2 * static_cast<int64_t>(kh) * run;
+      widen_f16(cache.keys_f16(layer, static_cast<int64_t>(kh)), wide, run);
+      widen_f16(cache.values_f16(layer, static_cast<int64_t>(kh)), wide + run, run);
+    });
+  }
   pool_.parallel_for(static_cast<size_t>(n_head), [&](size_t task, int thread) {
     const int64_t h = static_cast<int64_t>(task);
     const int64_t kh = h / group;
     float* s = w.scores[static_cast<size_t>(thread)].data();
     const float* q = w.q.data() + h * hd;
-    const float* k = nullptr;
-    const float* v = nullptr;
-    if (cache.type() == KvType::kF16) {
-      // sgemm reads floats: this head's keys and values widened into the thread's scratch.
-      float* wide = w.kv_wide[static_cast<size_t>(thread)].data();
-      widen_f16(cache.keys_f16(layer, kh), wide, total * hd);
-      widen_f16(cache.values_f16(layer, kh), wide + total * hd, total * hd);
-      k = wide;
-      v = wide + total * hd;
-    } else {
-      k = cache.keys(layer, kh);
-      v = cache.values(layer, kh);
-    }
+    const float* k = f16 ? w.kv_wide.data() + 2 * kh * run : cache.keys(layer, kh);
+    const float* v = f16 ? w.kv_wide.data() + (2 * kh + 1) * run : cache.values(layer, kh);
     float* o = w.ctx.data() + h * hd;
     // S[n][total] = Q K^T * scale, then a causal softmax per row, then O = S V.
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n),
@@ -435,11 +434,8 @@ Result<std::span<const float>> Transformer::forward_cached(std::span<const Token
     w.part_sum.resize(parts);
   }
   if (cache.type() == KvType::kF16 && n > 1) {
-    const size_t wide = static_cast<size_t>(2 * cache.capacity() * c.head_dim());
-    w.kv_wide.resize(static_cast<size_t>(pool_.size()));
-    for (auto& kv : w.kv_wide) {
-      if (kv.size() < wide) kv.resize(wide);
-    }
+    const size_t wide = static_cast<size_t>(2 * c.n_head_kv * cache.capacity() * c.head_dim());
+    if (w.kv_wide.size() < wide) w.kv_wide.resize(wide);
   }
   if (w.positions.size() < static_cast<size_t>(batch)) w.positions.resize(static_cast<size_t>(batch));
 
