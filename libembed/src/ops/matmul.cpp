@@ -237,10 +237,6 @@ Status linear_dot_decode_many(ThreadPool& pool, const float* x, std::span<const 
   return Status();
 }
 
-}  // namespace
-
-namespace {
-
 // Whether l's rows hold what its type says they hold.
 Status check_rows(const Linear& l) {
   const TensorView& tv = l.weight;
