@@ -26,6 +26,7 @@ struct AskArgs {
   size_t k = 5;
   int64_t ctx_size = 0;
   embed::KvType cache_type = embed::KvType::kF16;
+  embed::ModelLoadOptions load;  // the generator's
   int64_t seed = -1;
   bool extractive = false;
   bool json = false;
@@ -60,7 +61,7 @@ Result<Session> open_session(AskArgs& a) {
   }
   if (!a.generator.empty()) {
     RAGKIT_ASSIGN_OR_RETURN(std::string path, resolve_model(a.generator));
-    RAGKIT_ASSIGN_OR_RETURN(s.generator, open_model(path));
+    RAGKIT_ASSIGN_OR_RETURN(s.generator, open_model(path, a.load));
   } else if (!a.extractive && !a.json) {
     report_note("no --generator: answering extractively (the best sentences of the sources); "
                 "`rag ask QUESTION --generator MODEL.gguf` writes an answer");
@@ -206,6 +207,7 @@ void add_ask_options(CLI::App& cmd, AskArgs& a) {
                  "the model's, at most 4096)")
       ->check(CLI::NonNegativeNumber);
   add_cache_type_option(cmd, a.cache_type);
+  add_no_mmap_option(cmd, a.load);
   cmd.add_option("--min-score", o.min_dense_score,
                  "Least cosine for a passage to count as relevant")
       ->capture_default_str();

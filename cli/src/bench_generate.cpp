@@ -78,11 +78,12 @@ void add_bench_generate_options(CLI::App& cmd, BenchGenerateOptions& o) {
       ->check(CLI::IsMember({"llama.cpp", "none"}));
   cmd.add_option("--peer-script", o.peer_script, "The peer's runner (default bench/llamacpp_peer/run.sh)");
   add_cache_type_option(cmd, o.cache_type);
+  add_no_mmap_option(cmd, o.load);
   cmd.add_flag("--json", o.json, "Print the figures as JSON");
 }
 
 int run_bench_generate(const BenchGenerateOptions& o) {
-  Result<std::unique_ptr<embed::Model>> opened = open_model(o.model);
+  Result<std::unique_ptr<embed::Model>> opened = open_model(o.model, o.load);
   if (!opened.ok()) return report_error(opened.status());
   const embed::Model& model = **opened;
   ThreadPool& pool = ThreadPool::default_pool();
@@ -124,6 +125,7 @@ int run_bench_generate(const BenchGenerateOptions& o) {
   const double decode_tps = static_cast<double>(o.decode_tokens) / best_decode;
   const uint64_t bytes_per_token = weight_bytes_per_token(model);
   const double bandwidth = embed::measure_read_bandwidth_gbs(pool);
+  if (bandwidth <= 0) return report_error("cannot allocate the buffer that measures the memory bandwidth");
   const double bound_tps = bandwidth * 1e9 / static_cast<double>(bytes_per_token);
 
   nlohmann::ordered_json out;
@@ -133,6 +135,7 @@ int run_bench_generate(const BenchGenerateOptions& o) {
   out["params"] = model.n_params();
   out["threads"] = pool.size();
   out["kv_cache_type"] = embed::kv_type_name(o.cache_type);
+  out["weights"] = o.load.in_memory ? "in memory" : "mapped";
   out["prompt_tokens"] = o.prompt_tokens;
   out["decode_tokens"] = o.decode_tokens;
   out["prefill_tokens_per_second"] = prefill_tps;
@@ -174,9 +177,10 @@ int run_bench_generate(const BenchGenerateOptions& o) {
   if (o.json) {
     std::cout << out.dump(2) << "\n";
   } else {
-    std::printf("model %s (%s, %.1fM parameters), %d threads, %s KV cache\n", model.name().c_str(),
-                model.weight_type().c_str(), static_cast<double>(model.n_params()) / 1e6,
-                pool.size(), embed::kv_type_name(o.cache_type));
+    std::printf("model %s (%s, %.1fM parameters), %d threads, %s KV cache, weights %s\n",
+                model.name().c_str(), model.weight_type().c_str(),
+                static_cast<double>(model.n_params()) / 1e6, pool.size(),
+                embed::kv_type_name(o.cache_type), o.load.in_memory ? "in memory" : "mapped");
     std::printf("prefill: %lld tokens at %.1f tokens/s\n", static_cast<long long>(o.prompt_tokens), prefill_tps);
     std::printf("decode:  %lld tokens at %.1f tokens/s; bound %.1f tokens/s (%.1f MB of weights per token, "
                 "%.1f GB/s read bandwidth): %.0f%% of the bound\n",

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "ragkit/embed/kv_cache.h"
+#include "ragkit/embed/model.h"
 
 namespace ragkit::cli {
 
@@ -18,6 +19,7 @@ struct BenchGenerateOptions {
   std::string peer_script;  // default: bench/llamacpp_peer/run.sh in the source tree
   bool json = false;
   embed::KvType cache_type = embed::KvType::kF16;  // also the peer's (--kv-type)
+  embed::ModelLoadOptions load;                    // --no-mmap (the peer maps its file)
 };
 
 void add_bench_generate_options(CLI::App& command, BenchGenerateOptions& options);

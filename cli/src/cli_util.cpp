@@ -33,6 +33,12 @@ void add_model_option(CLI::App& command, std::string& model, const std::string& 
   command.add_option("-m,--model", model, description)->required()->option_text("PATH");
 }
 
+void add_no_mmap_option(CLI::App& command, embed::ModelLoadOptions& options) {
+  command.add_flag("--no-mmap", options.in_memory,
+                   "Read the weights into memory (2 MB pages) instead of mapping the file: "
+                   "faster decoding, the model's size in process memory");
+}
+
 void add_cache_type_option(CLI::App& command, embed::KvType& type) {
   command
       .add_option_function<std::string>(
@@ -141,9 +147,11 @@ Result<std::unique_ptr<embed::Encoder>> open_encoder(const std::string& model,
       model_path, [&] { return embed::Encoder::open(model_path, options); });
 }
 
-Result<std::unique_ptr<embed::Model>> open_model(const std::string& model) {
+Result<std::unique_ptr<embed::Model>> open_model(const std::string& model,
+                                                 const embed::ModelLoadOptions& options) {
   RAGKIT_ASSIGN_OR_RETURN(const std::string model_path, resolve_model(model));
-  return open_with_hints<embed::Model>(model_path, [&] { return embed::Model::load(model_path); });
+  return open_with_hints<embed::Model>(model_path,
+                                       [&] { return embed::Model::load(model_path, options); });
 }
 
 std::function<bool(std::string_view)> stdout_streamer(bool& write_failed) {

@@ -37,6 +37,10 @@ void report_note(std::string_view message);
 // Adds the required `-m,--model PATH` option of a command that loads a model.
 void add_model_option(CLI::App& command, std::string& model, const std::string& description);
 
+// Adds `--no-mmap`: read the model's weights into memory (2 MB pages) instead of mapping the
+// file (embed::ModelLoadOptions::in_memory).
+void add_no_mmap_option(CLI::App& command, embed::ModelLoadOptions& options);
+
 // Adds `--cache-type f16|f32`, the generator's KV cache element type (default f16, as
 // llama.cpp's; f32 keeps every bit).
 void add_cache_type_option(CLI::App& command, embed::KvType& type);
@@ -61,7 +65,8 @@ Result<std::unique_ptr<embed::Encoder>> open_encoder(const std::string& model,
 
 // Model::load with the same resolution and messages: for commands that need the model itself (a
 // generator, a tokenizer) rather than an encoder.
-Result<std::unique_ptr<embed::Model>> open_model(const std::string& model);
+Result<std::unique_ptr<embed::Model>> open_model(const std::string& model,
+                                                 const embed::ModelLoadOptions& options = {});
 
 // A text callback (generated text as it forms) that writes each piece to stdout and flushes; a
 // failed write (a closed pipe) sets `write_failed` and asks the generator to stop.

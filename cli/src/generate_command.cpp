@@ -23,13 +23,14 @@ struct GenerateArgs {
   std::string chat_template;  // override of the detected family
   int64_t ctx_size = 0;
   embed::KvType cache_type = embed::KvType::kF16;
+  embed::ModelLoadOptions load;
   embed::SamplingOptions sampling;
   int64_t seed = -1;  // -1: SamplingOptions' default seed
   bool random_seed = false;
 };
 
 int run_generate(GenerateArgs& args) {
-  Result<std::unique_ptr<embed::Model>> opened = open_model(args.model);
+  Result<std::unique_ptr<embed::Model>> opened = open_model(args.model, args.load);
   if (!opened.ok()) return report_error(opened.status());
   const embed::Model& model = **opened;
   const embed::Tokenizer& tokenizer = model.tokenizer();
@@ -166,6 +167,7 @@ Command add_generate_command(CLI::App& app) {
                   "Context window in tokens (default: the model's, at most 4096)")
       ->check(CLI::NonNegativeNumber);
   add_cache_type_option(*cmd, args->cache_type);
+  add_no_mmap_option(*cmd, args->load);
   cmd->add_option("prompt", args->prompt, "The prompt (may be \"\"); \"-\" reads it from stdin")
       ->required()
       ->option_text("PROMPT");

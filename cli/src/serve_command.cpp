@@ -27,6 +27,7 @@ struct ServeArgs {
   std::string generator;  // empty: extractive answers
   int64_t ctx_size = 0;
   embed::KvType cache_type = embed::KvType::kF16;
+  embed::ModelLoadOptions load;  // the generator's
   std::string api_key_file;
   int drain_seconds = 10;
   int timeout_seconds = 120;
@@ -70,7 +71,7 @@ int run_serve(ServeArgs& a) {
   if (!a.generator.empty()) {
     auto path = resolve_model(a.generator);
     if (!path.ok()) return report_error(path.status());
-    auto opened = open_model(*path);
+    auto opened = open_model(*path, a.load);
     if (!opened.ok()) return report_error(opened.status());
     generator_model = std::move(*opened);
     generator_name = model_display_name(*path);
@@ -176,6 +177,7 @@ Command add_serve_command(CLI::App& app) {
                   "Generator context window in tokens (default: the model's, at most 4096)")
       ->check(CLI::NonNegativeNumber);
   add_cache_type_option(*cmd, args->cache_type);
+  add_no_mmap_option(*cmd, args->load);
   cmd->add_option("--allow-root", s.allowed_roots,
                   "A folder whose files POST /v1/documents {\"path\"} may index (repeatable; "
                   "default: none)");

@@ -609,8 +609,8 @@ Result<std::unique_ptr<GgufFile>> GgufFile::parse(std::span<const uint8_t> bytes
   return file;
 }
 
-Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path) {
-  RAGKIT_ASSIGN_OR_RETURN(MappedFile mapped, MappedFile::open(path));
+Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path, MapMode mode) {
+  RAGKIT_ASSIGN_OR_RETURN(MappedFile mapped, MappedFile::open(path, mode));
   std::unique_ptr<GgufFile> file(new GgufFile());
   file->file_ = std::move(mapped);
   file->bytes_ = file->file_.bytes();

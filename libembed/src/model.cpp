@@ -90,8 +90,8 @@ class ModelLoader {
 
   ModelLoader(Model& model, Lookup lookup, Has has) : m_(model), lookup_(std::move(lookup)), has_(std::move(has)) {}
 
-  static Result<std::unique_ptr<Model>> load_gguf(const std::string& path);
-  static Result<std::unique_ptr<Model>> load_hf_dir(const std::string& dir);
+  static Result<std::unique_ptr<Model>> load_gguf(const std::string& path, MapMode mode);
+  static Result<std::unique_ptr<Model>> load_hf_dir(const std::string& dir, MapMode mode);
 
   Status assemble();
 
@@ -244,8 +244,8 @@ Status ModelLoader::assemble() {
   return Status();
 }
 
-Result<std::unique_ptr<Model>> ModelLoader::load_gguf(const std::string& path) {
-  RAGKIT_ASSIGN_OR_RETURN(auto gguf, GgufFile::open(path));
+Result<std::unique_ptr<Model>> ModelLoader::load_gguf(const std::string& path, MapMode mode) {
+  RAGKIT_ASSIGN_OR_RETURN(auto gguf, GgufFile::open(path, mode));
   std::unique_ptr<Model> model(new Model());
   model->storage_ = std::make_unique<Model::Storage>();
   model->path_ = path;
@@ -327,7 +327,7 @@ Result<std::unique_ptr<Model>> ModelLoader::load_gguf(const std::string& path) {
   return model;
 }
 
-Result<std::unique_ptr<Model>> ModelLoader::load_hf_dir(const std::string& dir) {
+Result<std::unique_ptr<Model>> ModelLoader::load_hf_dir(const std::string& dir, MapMode mode) {
   namespace fs = std::filesystem;
   const std::string config_path = (fs::path(dir) / "config.json").string();
   RAGKIT_ASSIGN_OR_RETURN(std::string config_text, read_file(config_path));
@@ -435,7 +435,7 @@ Result<std::unique_ptr<Model>> ModelLoader::load_hf_dir(const std::string& dir) 
                               " tokens but config.json says vocab_size " + std::to_string(c.n_vocab));
   }
 
-  auto weights = SafetensorsModel::open_dir(dir);
+  auto weights = SafetensorsModel::open_dir(dir, mode);
   if (!weights.ok()) {
     if (fs::exists(fs::path(dir) / "pytorch_model.bin")) {
       return Status::not_supported(dir + ": only pytorch_model.bin is present; ragkit reads safetensors "
@@ -492,11 +492,13 @@ Result<std::unique_ptr<Model>> ModelLoader::load_hf_dir(const std::string& dir) 
   return model;
 }
 
-Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
+Result<std::unique_ptr<Model>> Model::load(const std::string& path,
+                                           const ModelLoadOptions& options) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return Status::not_found(path + ": no such file or directory");
-  if (S_ISDIR(st.st_mode)) return ModelLoader::load_hf_dir(path);
-  return ModelLoader::load_gguf(path);
+  const MapMode mode = options.in_memory ? MapMode::kInMemory : MapMode::kMapped;
+  if (S_ISDIR(st.st_mode)) return ModelLoader::load_hf_dir(path, mode);
+  return ModelLoader::load_gguf(path, mode);
 }
 
 Status read_embedding_row(const TensorView& table, int64_t row, float* out) {

@@ -253,8 +253,9 @@ class SafetensorsParser {
   }
 };
 
-Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::open(const std::string& path) {
-  RAGKIT_ASSIGN_OR_RETURN(MappedFile mapped, MappedFile::open(path));
+Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::open(const std::string& path,
+                                                               MapMode mode) {
+  RAGKIT_ASSIGN_OR_RETURN(MappedFile mapped, MappedFile::open(path, mode));
   std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
   file->name_ = path;
   file->bytes_ = mapped.bytes();
@@ -293,7 +294,8 @@ TensorView SafetensorsFile::view(const SafetensorsTensorInfo& info) const {
 // ---------------------------------------------------------------------------------------------
 // SafetensorsModel
 
-Result<std::unique_ptr<SafetensorsModel>> SafetensorsModel::open_dir(const std::string& dir) {
+Result<std::unique_ptr<SafetensorsModel>> SafetensorsModel::open_dir(const std::string& dir,
+                                                                    MapMode mode) {
   namespace fs = std::filesystem;
   std::unique_ptr<SafetensorsModel> model(new SafetensorsModel());
   model->dir_ = dir;
@@ -302,7 +304,7 @@ Result<std::unique_ptr<SafetensorsModel>> SafetensorsModel::open_dir(const std::
   std::error_code ec;
 
   if (fs::exists(single, ec)) {
-    RAGKIT_ASSIGN_OR_RETURN(std::unique_ptr<SafetensorsFile> file, SafetensorsFile::open(single));
+    RAGKIT_ASSIGN_OR_RETURN(std::unique_ptr<SafetensorsFile> file, SafetensorsFile::open(single, mode));
     for (size_t t = 0; t < file->tensors().size(); ++t) {
       model->index_.emplace(file->tensors()[t].name, std::make_pair(size_t{0}, t));
     }
@@ -338,7 +340,7 @@ Result<std::unique_ptr<SafetensorsModel>> SafetensorsModel::open_dir(const std::
     auto [pos, inserted] = shard_of_file.emplace(shard, model->shards_.size());
     if (inserted) {
       RAGKIT_ASSIGN_OR_RETURN(std::unique_ptr<SafetensorsFile> file,
-                              SafetensorsFile::open((fs::path(dir) / shard).string()));
+                              SafetensorsFile::open((fs::path(dir) / shard).string(), mode));
       model->shards_.push_back(std::move(file));
     }
     const size_t s = pos->second;

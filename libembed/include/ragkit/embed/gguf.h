@@ -53,7 +53,9 @@ struct GgufTensorInfo {
 
 class GgufFile {
  public:
-  static Result<std::unique_ptr<GgufFile>> open(const std::string& path);
+  // `mode`: map the file (default) or read it into memory (mapped_file.h).
+  static Result<std::unique_ptr<GgufFile>> open(const std::string& path,
+                                                MapMode mode = MapMode::kMapped);
   // Parses bytes owned by the caller (they must outlive the GgufFile). `name` is used in messages.
   static Result<std::unique_ptr<GgufFile>> parse(std::span<const uint8_t> bytes, std::string name);
 

@@ -52,10 +52,18 @@ struct ModelWeights {
   Linear output;             // LM head (generators)
 };
 
+struct ModelLoadOptions {
+  // Read the weights into memory in 2 MB pages instead of mapping the file (llama.cpp's
+  // --no-mmap): faster decoding, at the cost of the model's size in process memory and the
+  // time to read it (mapped_file.h). Default: false (mapped).
+  bool in_memory = false;
+};
+
 class Model {
  public:
   // `path`: a .gguf file or a directory with config.json.
-  static Result<std::unique_ptr<Model>> load(const std::string& path);
+  static Result<std::unique_ptr<Model>> load(const std::string& path,
+                                             const ModelLoadOptions& options = {});
   ~Model();
 
   const ModelConfig& config() const { return config_; }

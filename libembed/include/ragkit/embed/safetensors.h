@@ -42,7 +42,9 @@ class SafetensorsFile {
   // corruption, not a reason to allocate.
   static constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
-  static Result<std::unique_ptr<SafetensorsFile>> open(const std::string& path);
+  // `mode`: map the file (default) or read it into memory (mapped_file.h).
+  static Result<std::unique_ptr<SafetensorsFile>> open(const std::string& path,
+                                                       MapMode mode = MapMode::kMapped);
   // Parses bytes owned by the caller (they must outlive the SafetensorsFile). `name` is used in
   // messages.
   static Result<std::unique_ptr<SafetensorsFile>> parse(std::span<const uint8_t> bytes,
@@ -75,7 +77,8 @@ class SafetensorsModel {
   // `model.safetensors` when present, else the shards named by the `weight_map` of
   // `model.safetensors.index.json` (plain file names only; each listed tensor must be in the
   // shard that lists it). not_found when the directory has neither file.
-  static Result<std::unique_ptr<SafetensorsModel>> open_dir(const std::string& dir);
+  static Result<std::unique_ptr<SafetensorsModel>> open_dir(const std::string& dir,
+                                                            MapMode mode = MapMode::kMapped);
   // Every tensor of every shard, in name order.
   std::vector<std::string> tensor_names() const;
   // not_found names the tensor and the directory.
