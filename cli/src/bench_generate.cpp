@@ -125,7 +125,8 @@ int run_bench_generate(const BenchGenerateOptions& o) {
   const double decode_tps = static_cast<double>(o.decode_tokens) / best_decode;
   const uint64_t bytes_per_token = weight_bytes_per_token(model);
   const double bandwidth = embed::measure_read_bandwidth_gbs(pool);
-  if (bandwidth <= 0) return report_error("cannot allocate the buffer that measures the memory bandwidth");
+  if (bandwidth <= 0)
+    return report_error("cannot allocate the buffer that measures the memory bandwidth");
   const double bound_tps = bandwidth * 1e9 / static_cast<double>(bytes_per_token);
 
   nlohmann::ordered_json out;

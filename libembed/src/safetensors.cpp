@@ -304,7 +304,8 @@ Result<std::unique_ptr<SafetensorsModel>> SafetensorsModel::open_dir(const std::
   std::error_code ec;
 
   if (fs::exists(single, ec)) {
-    RAGKIT_ASSIGN_OR_RETURN(std::unique_ptr<SafetensorsFile> file, SafetensorsFile::open(single, mode));
+    RAGKIT_ASSIGN_OR_RETURN(std::unique_ptr<SafetensorsFile> file,
+                            SafetensorsFile::open(single, mode));
     for (size_t t = 0; t < file->tensors().size(); ++t) {
       model->index_.emplace(file->tensors()[t].name, std::make_pair(size_t{0}, t));
     }
