@@ -14,35 +14,21 @@ namespace ragkit {
 
 namespace {
 
-// The file's bytes in anonymous memory aligned to 2 MB and advised into huge pages, made
-// read-only once filled. *region / *region_size: what to munmap.
-Status read_into_memory(int fd, const std::string& path, size_t size, void** region,
-                        size_t* region_size, const uint8_t** data) {
-  constexpr size_t kHuge = size_t{2} << 20;
-  const size_t length = size + kHuge;  // room to align the start
-  void* p = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) {
-    return Status::io_error(path + ": cannot allocate " + std::to_string(size) +
-                            " bytes for the weights: " + std::strerror(errno));
-  }
-  auto* start = reinterpret_cast<uint8_t*>(
-      (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~uintptr_t{kHuge - 1});
-  ::madvise(start, size, MADV_HUGEPAGE);  // advice: without THP it is 4 KB pages, still correct
+// The file's bytes in huge-page memory, read-only once filled.
+Result<HugePageMemory> read_into_memory(int fd, const std::string& path, size_t size) {
+  Result<HugePageMemory> memory = HugePageMemory::allocate(size);
+  if (!memory.ok()) return Status::io_error(path + ": " + memory.status().message());
   for (size_t done = 0; done < size;) {
-    const ssize_t n = ::pread(fd, start + done, size - done, static_cast<off_t>(done));
+    const ssize_t n = ::pread(fd, memory->data() + done, size - done, static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       const std::string why = n < 0 ? std::strerror(errno) : "the file shrank while reading";
-      ::munmap(p, length);
       return Status::io_error(path + ": cannot read: " + why);
     }
     done += static_cast<size_t>(n);
   }
-  ::mprotect(p, length, PROT_READ);
-  *region = p;
-  *region_size = length;
-  *data = start;
-  return Status::ok_status();
+  memory->make_read_only();
+  return memory;
 }
 
 }  // namespace
@@ -68,10 +54,11 @@ Result<MappedFile> MappedFile::open(const std::string& path, MapMode mode) {
   file.path_ = path;
   file.size_ = static_cast<size_t>(st.st_size);
   if (file.size_ > 0 && mode == MapMode::kInMemory) {
-    const Status read =
-        read_into_memory(fd, path, file.size_, &file.map_, &file.map_size_, &file.data_);
+    Result<HugePageMemory> memory = read_into_memory(fd, path, file.size_);
     ::close(fd);
-    if (!read.ok()) return read;
+    if (!memory.ok()) return memory.status();
+    file.memory_ = std::move(memory).value();
+    file.data_ = file.memory_.data();
     return file;
   }
   if (file.size_ > 0) {
@@ -82,8 +69,6 @@ Result<MappedFile> MappedFile::open(const std::string& path, MapMode mode) {
       return Status::io_error(path + ": cannot mmap: " + std::strerror(err));
     }
     file.data_ = static_cast<const uint8_t*>(p);
-    file.map_ = p;
-    file.map_size_ = file.size_;
   }
   ::close(fd);
   return file;
@@ -92,13 +77,10 @@ Result<MappedFile> MappedFile::open(const std::string& path, MapMode mode) {
 MappedFile::MappedFile(MappedFile&& other) noexcept
     : data_(other.data_),
       size_(other.size_),
-      map_(other.map_),
-      map_size_(other.map_size_),
+      memory_(std::move(other.memory_)),
       path_(std::move(other.path_)) {
   other.data_ = nullptr;
   other.size_ = 0;
-  other.map_ = nullptr;
-  other.map_size_ = 0;
 }
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
@@ -106,13 +88,10 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
     reset();
     data_ = other.data_;
     size_ = other.size_;
-    map_ = other.map_;
-    map_size_ = other.map_size_;
     path_ = std::move(other.path_);
+    memory_ = std::move(other.memory_);
     other.data_ = nullptr;
     other.size_ = 0;
-    other.map_ = nullptr;
-    other.map_size_ = 0;
   }
   return *this;
 }
@@ -120,11 +99,11 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
 MappedFile::~MappedFile() { reset(); }
 
 void MappedFile::reset() {
-  if (map_ != nullptr) ::munmap(map_, map_size_);
+  // A map is unmapped here; an in-memory copy by its HugePageMemory.
+  if (data_ != nullptr && memory_.data() == nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+  memory_ = HugePageMemory();
   data_ = nullptr;
   size_ = 0;
-  map_ = nullptr;
-  map_size_ = 0;
 }
 
 Result<std::string> read_file(const std::string& path) {

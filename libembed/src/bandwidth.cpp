@@ -1,13 +1,11 @@
 // measure_read_bandwidth_gbs (profile.h).
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <functional>
 #include <memory>
 #include <vector>
 
+#include "ragkit/common/huge_page_memory.h"
 #include "ragkit/embed/profile.h"
 
 namespace ragkit::embed {
@@ -36,16 +34,9 @@ double measure_read_bandwidth_gbs(ThreadPool& pool, size_t bytes, double seconds
   // In 2 MB pages where the kernel allows them, as weights read into memory are (--no-mmap): with
   // 4 KB pages the probe measured the TLB as much as the memory, and models decoded faster than
   // the "bound" it gave.
-  constexpr size_t kHuge = size_t{2} << 20;
-  const size_t length = words * sizeof(uint64_t) + kHuge;
-  void* region =
-      ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (region == MAP_FAILED) return 0.0;
-  const std::unique_ptr<void, std::function<void(void*)>> unmap(
-      region, [length](void* p) { ::munmap(p, length); });
-  auto* buffer = reinterpret_cast<uint64_t*>((reinterpret_cast<uintptr_t>(region) + kHuge - 1) &
-                                             ~uintptr_t{kHuge - 1});
-  ::madvise(buffer, words * sizeof(uint64_t), MADV_HUGEPAGE);
+  Result<HugePageMemory> memory = HugePageMemory::allocate(words * sizeof(uint64_t));
+  if (!memory.ok()) return 0.0;
+  auto* buffer = reinterpret_cast<uint64_t*>(memory->data());
   // Touch every page (and give the words values) before timing.
   pool.parallel_for(static_cast<size_t>(pool.size()), [&](size_t t, int) {
     const size_t per = words / static_cast<size_t>(pool.size());

@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 
+#include "ragkit/common/huge_page_memory.h"
 #include "ragkit/common/status.h"
 
 namespace ragkit {
@@ -44,8 +45,7 @@ class MappedFile {
   void reset();
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
-  void* map_ = nullptr;  // what to munmap: data_ itself, or the in-memory copy's whole region
-  size_t map_size_ = 0;
+  HugePageMemory memory_;  // kInMemory: holds the bytes (data_ points into it); else empty
   std::string path_;
 };
 
