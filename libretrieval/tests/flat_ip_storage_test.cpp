@@ -17,6 +17,9 @@
 #include <random>
 #include <vector>
 
+#include "store/inner_product.h"
+#include "store/int8_rows.h"
+
 namespace ragkit::retrieval::store {
 namespace {
 
@@ -120,6 +123,60 @@ TEST_F(FlatIpStorageTest, DistanceComputerGivesInnerProducts) {
   double want = 0;
   for (size_t j = 0; j < kDim; ++j) want += double{xb[3 * kDim + j]} * xb[700 * kDim + j];
   EXPECT_NEAR(dc->symmetric_dis(3, 700), want, 1e-5);
+}
+
+TEST_F(FlatIpStorageTest, WithCompactRowsOfEveryRowTheDistanceComputerScoresOnThem) {
+  Int8Rows compact(kDim);
+  compact.append(fast_.get_xb(), 999);
+  fast_.set_compact_rows(&compact);
+  {
+    // One row short: the copy cannot stand for the storage, the floats are used.
+    std::unique_ptr<faiss::DistanceComputer> dc(fast_.get_distance_computer());
+    dc->set_query(queries_.data());
+    EXPECT_EQ((*dc)(5), inner_product(queries_.data(), fast_.get_xb() + 5 * kDim, kDim));
+  }
+  compact.append(fast_.get_xb() + 999 * kDim, 1);
+  std::unique_ptr<faiss::DistanceComputer> dc(fast_.get_distance_computer());
+  dc->set_query(queries_.data());
+  std::vector<int8_t> codes(kDim);
+  const float scale = Int8Rows::quantize(queries_.data(), kDim, codes.data());
+  for (idx_t i : {0, 1, 500, 999}) {
+    EXPECT_EQ((*dc)(i), compact.inner_product(codes.data(), scale, static_cast<size_t>(i)));
+    EXPECT_NEAR((*dc)(i), inner_product(queries_.data(), fast_.get_xb() + i * kDim, kDim), 0.02);
+  }
+  EXPECT_EQ(dc->symmetric_dis(3, 700), compact.row_inner_product(3, 700));
+  fast_.set_compact_rows(nullptr);
+}
+
+TEST(UseSimdInnerProduct, AGraphBuiltOnCompactRowsFindsNeighboursAsWellAsOneBuiltOnFloats) {
+  constexpr size_t kRows = 3000, kQueries = 40;
+  const auto base = unit_vectors(kRows, kDim, 5);
+  const auto queries = unit_vectors(kQueries, kDim, 6);
+  faiss::IndexFlatIP exact(kDim);
+  exact.add(kRows, base.data());
+  const TopK want = search(exact, queries, 10);
+  Int8Rows compact(kDim);
+  compact.append(base.data(), kRows);
+  double recall_of[2] = {0, 0};
+  for (int on_compact : {0, 1}) {
+    std::unique_ptr<faiss::Index> index(
+        faiss::index_factory(kDim, "HNSW16", faiss::METRIC_INNER_PRODUCT));
+    use_simd_inner_product(index);
+    auto* hnsw = static_cast<faiss::IndexHNSW*>(index.get());
+    if (on_compact) static_cast<FlatIpStorage*>(hnsw->storage)->set_compact_rows(&compact);
+    index->add(kRows, base.data());
+    hnsw->hnsw.efSearch = 32;
+    const TopK got = search(*index, queries, 10);
+    size_t hits = 0;
+    for (size_t q = 0; q < kQueries; ++q) {
+      for (size_t a = 0; a < 10; ++a) {
+        for (size_t b = 0; b < 10; ++b) hits += got.labels[q * 10 + a] == want.labels[q * 10 + b];
+      }
+    }
+    recall_of[on_compact] = static_cast<double>(hits) / (kQueries * 10);
+  }
+  EXPECT_GE(recall_of[1], recall_of[0] - 0.02);
+  EXPECT_GE(recall_of[1], 0.8);
 }
 
 std::unique_ptr<faiss::Index> round_trip(const faiss::Index& index) {

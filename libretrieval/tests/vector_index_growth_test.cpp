@@ -35,6 +35,11 @@ struct VectorIndexInternals {
     if (index.compact_) out.push_back(index.compact_->row_address(0));
     return out;
   }
+  // FAISS's efConstruction of the graph, or 0 for other index types.
+  static int ef_construction(const VectorIndex& index) {
+    auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(index.index_.get());
+    return hnsw != nullptr ? hnsw->hnsw.efConstruction : 0;
+  }
 };
 
 namespace {
@@ -80,6 +85,26 @@ uint64_t top_hit(const VectorIndex& index, const float* v) {
   auto hits = index.search(q);
   EXPECT_TRUE(hits.ok());
   return hits.ok() && !hits->empty() ? (*hits)[0].chunk_id : 0;
+}
+
+TEST(VectorIndexHnsw, GraphsOverFloatRowsAreBuiltWithMoreCandidatesThanFaissDefault) {
+  const std::string dir = ragkit::testing::make_temp_dir("ragkit-efc");
+  auto created = VectorIndex::create("HNSW16", kDim);
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(VectorIndexInternals::ef_construction(**created), 256);
+  // Stored in index.faiss: a loaded graph grows as it was built.
+  const std::vector<float> data = unit_vectors(100, 12);
+  ASSERT_TRUE((*created)->add(id_range(1, 100), data.data()).ok());
+  auto loaded = saved_and_loaded(**created, "HNSW16", dir + "/index.faiss");
+  ASSERT_NE(loaded, nullptr);
+  EXPECT_EQ(VectorIndexInternals::ef_construction(*loaded), 256);
+  // Inserts into an SQ8 graph are FAISS's own scalar code: its default stays (once trained; a
+  // flat staging index stands in before).
+  auto sq = VectorIndex::create("HNSW16,SQ8", kDim);
+  ASSERT_TRUE(sq.ok());
+  const std::vector<float> training = unit_vectors(1000, 13);
+  ASSERT_TRUE((*sq)->add(id_range(1, 1000), training.data()).ok());
+  EXPECT_EQ(VectorIndexInternals::ef_construction(**sq), 40);
 }
 
 TEST(VectorIndexGrowth, ReservedRoomIsFilledWithoutReallocating) {

@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "store/inner_product.h"
+#include "store/int8_rows.h"
 
 namespace ragkit::retrieval::store {
 namespace {
@@ -40,6 +41,32 @@ class SimdIpDistanceComputer : public faiss::FlatCodesDistanceComputer {
   const float* xb_;
   size_t d_;
   const float* query_ = nullptr;
+};
+
+// Scores on the int8 copies of the rows: its codes are those copies, so FAISS's operator()(i)
+// hands distance_to_code row i's codes.
+class CompactIpDistanceComputer : public faiss::FlatCodesDistanceComputer {
+ public:
+  explicit CompactIpDistanceComputer(const Int8Rows& rows)
+      : faiss::FlatCodesDistanceComputer(reinterpret_cast<const uint8_t*>(rows.row_codes(0)),
+                                         rows.row_bytes()),
+        rows_(rows),
+        query_codes_(rows.dimension()) {}
+  void set_query(const float* x) override {
+    query_scale_ = Int8Rows::quantize(x, rows_.dimension(), query_codes_.data());
+  }
+  float distance_to_code(const uint8_t* code) override {
+    return rows_.inner_product_at(query_codes_.data(), query_scale_,
+                                  reinterpret_cast<const int8_t*>(code));
+  }
+  float symmetric_dis(idx_t i, idx_t j) override {
+    return rows_.row_inner_product(static_cast<size_t>(i), static_cast<size_t>(j));
+  }
+
+ private:
+  const Int8Rows& rows_;
+  std::vector<int8_t> query_codes_;
+  float query_scale_ = 0;
 };
 
 // Replaces *slot (an owned Index*) when it is a plain inner-product IndexFlat.
@@ -100,6 +127,10 @@ void FlatIpStorage::search(idx_t n, const float* x, idx_t k, float* distances, i
 }
 
 faiss::FlatCodesDistanceComputer* FlatIpStorage::get_FlatCodesDistanceComputer() const {
+  if (compact_rows_ != nullptr && compact_rows_->size() > 0 &&
+      compact_rows_->size() >= static_cast<size_t>(ntotal)) {
+    return new CompactIpDistanceComputer(*compact_rows_);
+  }
   return new SimdIpDistanceComputer(*this);
 }
 
