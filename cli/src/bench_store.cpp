@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -215,35 +216,50 @@ Result<nlohmann::json> bench_one(const BenchStoreOptions& o, size_t size, const 
   const size_t nq = queries.size() / d;
   nlohmann::json rec = {{"size", size}, {"index", factory}, {"dimension", d}, {"data", o.data}};
 
-  // --- ragkit: bulk insert through the collection, RocksDB writes included.
-  fs::remove_all(dir);
-  retrieval::CollectionOptions copts;
-  copts.dimension = static_cast<uint32_t>(d);
-  copts.model_id = "bench-random";
-  copts.index_factory = factory;
-  copts.sync_writes = false;  // a bulk load: durable at flush()
+  // --- ragkit: bulk insert through the collection, RocksDB writes included (or a kept one).
+  const fs::path marker = dir / "bench-loaded";
+  const bool reuse = o.keep && fs::exists(marker);
   auto start = Clock::now();
   {
-    RAGKIT_ASSIGN_OR_RETURN(auto collection, Collection::open(dir.string(), copts));
-    const size_t documents = size / kChunksPerDocument;
-    std::vector<retrieval::DocumentInput> batch;
-    for (size_t doc = 0; doc < documents; doc += kDocumentsPerBatch) {
-      batch.clear();
-      for (size_t k = doc; k < std::min(documents, doc + kDocumentsPerBatch); ++k) {
-        batch.push_back(make_document(k, &data[k * kChunksPerDocument * d], d));
+    std::unique_ptr<Collection> collection;
+    if (reuse) {
+      RAGKIT_ASSIGN_OR_RETURN(collection, Collection::open(dir.string(), {}));
+      rec["ragkit"]["open_seconds"] = seconds_since(start);
+      rec["ragkit"]["reused"] = true;
+    } else {
+      fs::remove_all(dir);
+      retrieval::CollectionOptions copts;
+      copts.dimension = static_cast<uint32_t>(d);
+      copts.model_id = "bench-random";
+      copts.index_factory = factory;
+      copts.sync_writes = false;  // a bulk load: durable at flush()
+      RAGKIT_ASSIGN_OR_RETURN(collection, Collection::open(dir.string(), copts));
+      const size_t documents = size / kChunksPerDocument;
+      std::vector<retrieval::DocumentInput> batch;
+      for (size_t doc = 0; doc < documents; doc += kDocumentsPerBatch) {
+        batch.clear();
+        for (size_t k = doc; k < std::min(documents, doc + kDocumentsPerBatch); ++k) {
+          batch.push_back(make_document(k, &data[k * kChunksPerDocument * d], d));
+        }
+        RAGKIT_RETURN_IF_ERROR(collection->upsert_many(batch));
       }
-      RAGKIT_RETURN_IF_ERROR(collection->upsert_many(batch));
-    }
-    RAGKIT_RETURN_IF_ERROR(collection->flush());
-    const double insert_s = seconds_since(start);
-    rec["ragkit"]["insert_vectors_per_s"] = static_cast<double>(size) / insert_s;
-    rec["ragkit"]["insert_seconds"] = insert_s;
+      RAGKIT_RETURN_IF_ERROR(collection->flush());
+      const double insert_s = seconds_since(start);
+      rec["ragkit"]["insert_vectors_per_s"] = static_cast<double>(size) / insert_s;
+      rec["ragkit"]["insert_seconds"] = insert_s;
 
-    // Disk is measured in the steady state: after RocksDB has compacted the load's log and
-    // overlapping files (a bulk load leaves both behind for a while).
-    start = Clock::now();
-    RAGKIT_RETURN_IF_ERROR(collection->compact());
-    rec["ragkit"]["compact_seconds"] = seconds_since(start);
+      // Disk is measured in the steady state: after RocksDB has compacted the load's log and
+      // overlapping files (a bulk load leaves both behind for a while).
+      start = Clock::now();
+      RAGKIT_RETURN_IF_ERROR(collection->compact());
+      rec["ragkit"]["compact_seconds"] = seconds_since(start);
+      if (o.keep) {
+        std::FILE* f = std::fopen(marker.c_str(), "w");
+        if (f == nullptr || std::fclose(f) != 0) {
+          return Status::io_error("bench: cannot write " + marker.string());
+        }
+      }
+    }
     const auto stats = collection->stats();
     rec["ragkit"]["index_trained"] = stats.index_trained;
     rec["ragkit"]["memory_bytes_per_million"] = double(stats.index_memory_bytes) * 1e6 / size;
@@ -282,7 +298,7 @@ Result<nlohmann::json> bench_one(const BenchStoreOptions& o, size_t size, const 
   }
 
   // --- ragkit: single-document delete and replace with synced writes, as an editor's save does.
-  {
+  if (!o.keep) {
     retrieval::CollectionOptions reopen;
     start = Clock::now();
     RAGKIT_ASSIGN_OR_RETURN(auto collection, Collection::open(dir.string(), reopen));
@@ -369,8 +385,13 @@ void print_record(const nlohmann::json& r) {
   std::printf("\n%s  %zu vectors x %zu (%s)\n", r["index"].get<std::string>().c_str(),
               r["size"].get<size_t>(), r["dimension"].get<size_t>(),
               r["data"].get<std::string>().c_str());
-  std::printf("  insert      ragkit %9.0f vectors/s", rk["insert_vectors_per_s"].get<double>());
   const bool peer = r.contains("faiss");
+  if (rk.contains("reused")) {
+    std::printf("  insert      (a kept collection: opened in %.2f s)",
+                rk["open_seconds"].get<double>());
+  } else {
+    std::printf("  insert      ragkit %9.0f vectors/s", rk["insert_vectors_per_s"].get<double>());
+  }
   if (peer) {
     const double f = r["faiss"]["insert_vectors_per_s"].get<double>();
     std::printf("   faiss %9.0f vectors/s   ragkit/faiss %.2f", f,
@@ -393,20 +414,27 @@ void print_record(const nlohmann::json& r) {
     if (peer) std::printf(" faiss %.3f", r["faiss"]["search"][i]["recall_at_10"].get<double>());
     std::printf("\n");
   }
-  std::printf("  writes      delete a 20-chunk document: median %.2f ms, max %.2f ms; replace it: "
-              "median %.2f ms, max %.2f ms (synced)\n",
-              rk["delete_document_ms"]["median"].get<double>(),
-              rk["delete_document_ms"]["max"].get<double>(),
-              rk["update_document_ms"]["median"].get<double>(),
-              rk["update_document_ms"]["max"].get<double>());
+  if (rk.contains("delete_document_ms")) {
+    std::printf(
+        "  writes      delete a 20-chunk document: median %.2f ms, max %.2f ms; replace it: "
+        "median %.2f ms, max %.2f ms (synced)\n",
+        rk["delete_document_ms"]["median"].get<double>(),
+        rk["delete_document_ms"]["max"].get<double>(),
+        rk["update_document_ms"]["median"].get<double>(),
+        rk["update_document_ms"]["max"].get<double>());
+  }
   std::printf("  size        ragkit index %.0f MB and disk %.0f MB per million vectors",
               rk["memory_bytes_per_million"].get<double>() / 1e6,
               rk["disk_bytes_per_million"].get<double>() / 1e6);
   if (peer) {
     std::printf("; faiss index %.0f MB", r["faiss"]["memory_bytes_per_million"].get<double>() / 1e6);
   }
-  std::printf("; reopen %.2f s; compaction after the load %.1f s\n",
-              rk["open_seconds"].get<double>(), rk["compact_seconds"].get<double>());
+  if (rk.contains("compact_seconds")) {
+    if (rk.contains("open_seconds"))
+      std::printf("; reopen %.2f s", rk["open_seconds"].get<double>());
+    std::printf("; compaction after the load %.1f s", rk["compact_seconds"].get<double>());
+  }
+  std::printf("\n");
 }
 
 }  // namespace
@@ -427,6 +455,10 @@ void add_bench_store_options(CLI::App& command, BenchStoreOptions& o) {
   command.add_option("--nprobe", o.nprobe, "IVF nprobe values to measure (default 16 64)")
       ->delimiter(',');
   command.add_option("--dir", o.dir, "Folder for the collections (default: a temporary folder)");
+  command.add_flag(
+      "--keep", o.keep,
+      "Keep the collections in --dir and search them again in later runs with the same "
+      "size, index and data, instead of building them (no write figures)");
   command.add_option("--peer", o.peer, "faiss (default) or none")
       ->check(CLI::IsMember({"faiss", "none"}));
   command.add_flag("--json", o.json, "Print the figures as JSON");
@@ -448,6 +480,7 @@ int run_bench_store(const BenchStoreOptions& o) {
                           std::to_string(kChunksPerDocument * kTimedWrites * 2) + " vectors");
     }
   }
+  if (o.keep && o.dir.empty()) return report_error("bench store: --keep needs --dir");
   std::error_code ec;
   const bool temporary = o.dir.empty();
   const fs::path root = temporary ? fs::temp_directory_path() / ("ragkit-bench-store-" +
@@ -477,8 +510,16 @@ int run_bench_store(const BenchStoreOptions& o) {
       if (!o.json) {
         std::fprintf(stderr, "bench store: %s with %zu vectors...\n", factory.c_str(), size);
       }
-      auto rec = bench_one(o, size, factory, root / "collection", data, queries, truth);
-      fs::remove_all(root / "collection", ec);
+      // A kept collection's folder names what it holds.
+      std::string name = "collection";
+      if (o.keep) {
+        name = factory + "-" + std::to_string(size) + "-" + o.data + "-" + std::to_string(d);
+        std::replace_if(
+            name.begin(), name.end(), [](unsigned char c) { return !std::isalnum(c) && c != '-'; },
+            '_');
+      }
+      auto rec = bench_one(o, size, factory, root / name, data, queries, truth);
+      if (!o.keep) fs::remove_all(root / name, ec);
       if (!rec.ok()) {
         rc = report_error(rec.status().with_context(factory + ", " + std::to_string(size)));
         continue;

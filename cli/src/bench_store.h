@@ -27,6 +27,11 @@ struct BenchStoreOptions {
   // falling as 1/i over the principal directions, as text embeddings' spectra do.
   std::string data = "uniform";
   std::string dir;  // where the collections are made (default: a temporary folder, removed after)
+  // Keep each collection in `dir` and, in a later run with the same size, index, data and
+  // dimension, search it again instead of building it: for measuring searches at a million
+  // vectors without a 15-minute insert each time. Kept collections are never written after their
+  // load (no delete or replace figures), so they stay equal to the data the recall is taken on.
+  bool keep = false;
   std::string peer = "faiss";
   bool json = false;
 };

@@ -79,6 +79,33 @@ class CliTest : public ::testing::Test {
   }
 };
 
+// `rag bench store --keep`: the first run loads and keeps the collection, the second searches
+// the same one again (no insert, no writes) and finds the same neighbours.
+TEST(BenchStoreCli, KeptCollectionsAreSearchedAgainWithoutARebuild) {
+  const std::string dir = make_temp_dir("ragkit-bench-keep");
+  const std::vector<std::string> args = {"bench", "store", "--sizes", "2000", "--index", "HNSW16",
+                                         "--dimension", "16", "--queries", "20", "--ef-search",
+                                         "32", "--peer", "none", "--dir", dir, "--keep", "--json"};
+  RunResult first = run_rag(args);
+  ASSERT_EQ(first.exit_code, 0) << describe(first);
+  const json built = parse_json(first)["runs"][0]["ragkit"];
+  EXPECT_GT(built["insert_vectors_per_s"].get<double>(), 0);
+  EXPECT_FALSE(built.contains("reused"));
+  EXPECT_FALSE(built.contains("delete_document_ms"));  // a kept collection is never written
+
+  RunResult second = run_rag(args);
+  ASSERT_EQ(second.exit_code, 0) << describe(second);
+  const json reused = parse_json(second)["runs"][0]["ragkit"];
+  EXPECT_TRUE(reused["reused"].get<bool>());
+  EXPECT_FALSE(reused.contains("insert_vectors_per_s"));
+  EXPECT_EQ(reused["search"][0]["recall_at_10"], built["search"][0]["recall_at_10"]);
+
+  RunResult no_dir = run_rag({"bench", "store", "--sizes", "2000", "--keep"});
+  EXPECT_NE(no_dir.exit_code, 0);
+  EXPECT_NE(no_dir.err.find("--keep needs --dir"), std::string::npos) << describe(no_dir);
+  fs::remove_all(dir);
+}
+
 TEST_F(CliTest, HelpListsTheSubcommands) {
   RunResult r = run_rag({"--help"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
