@@ -1,9 +1,11 @@
-// Horizontal sums of SIMD registers, shared by the store's kernels (inner_product.cpp,
-// int8_rows.cpp). Each carries its own target attribute, so it inlines into kernels compiled for
-// that instruction set and nowhere else.
+// Horizontal sums of SIMD registers (float and int32 lanes), shared by the store's kernels
+// (inner_product.cpp, int8_rows.cpp). Each carries its own target attribute, so it inlines into
+// kernels compiled for that instruction set and nowhere else.
 #pragma once
 
 #include <immintrin.h>
+
+#include <cstdint>
 
 namespace ragkit::retrieval::store {
 
@@ -24,6 +26,21 @@ __attribute__((target("avx512f"))) inline float hsum_avx512(__m512 v) {
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
+}
+
+__attribute__((target("avx2"))) inline int32_t hsum_epi32_avx2(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+__attribute__((target("avx512f"))) inline int32_t hsum_epi32_avx512(__m512i v) {
+  alignas(64) int32_t lanes[16];
+  _mm512_store_si512(lanes, v);
+  int32_t sum = 0;
+  for (int32_t lane : lanes) sum += lane;
+  return sum;
 }
 
 }  // namespace ragkit::retrieval::store

@@ -5,89 +5,16 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ragkit/common/simd_isa.h"
 #include "store/horizontal_sum.h"
 
 namespace ragkit::retrieval::store {
 namespace {
 
-float dot_int8_scalar(const float* q, const int8_t* c, size_t d) {
-  float acc[8] = {};
-  size_t i = 0;
-  for (; i + 8 <= d; i += 8) {
-    for (int j = 0; j < 8; ++j) acc[j] += q[i + j] * static_cast<float>(c[i + j]);
-  }
-  float s = 0;
-  for (; i < d; ++i) s += q[i] * static_cast<float>(c[i]);
-  for (int j = 0; j < 8; ++j) s += acc[j];
-  return s;
-}
-
-__attribute__((target("avx2,fma"))) float dot_int8_avx2(const float* q, const int8_t* c,
-                                                        size_t d) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-  size_t i = 0;
-  for (; i + 16 <= d; i += 16) {
-    const __m128i codes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + i));
-    const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(codes));
-    const __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(codes, 8)));
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), lo, s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), hi, s1);
-  }
-  float t = hsum_avx2(_mm256_add_ps(s0, s1));
-  for (; i < d; ++i) t += q[i] * static_cast<float>(c[i]);
-  return t;
-}
-
-// 16 codes widened to floats. The zero-masked forms: GCC 12's plain ones start from an
-// "undefined" register and warn that it may be used uninitialised.
-__attribute__((target("avx512f"))) inline __m512 widen_codes(__m128i codes) {
-  return _mm512_maskz_cvtepi32_ps(0xFFFF, _mm512_maskz_cvtepi8_epi32(0xFFFF, codes));
-}
-
-__attribute__((target("avx512f"))) float dot_int8_avx512(const float* q, const int8_t* c,
-                                                         size_t d) {
-  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-  size_t i = 0;
-  for (; i + 32 <= d; i += 32) {
-    const __m128i c0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + i));
-    const __m128i c1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + i + 16));
-    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), widen_codes(c0), s0);
-    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), widen_codes(c1), s1);
-  }
-  if (i + 16 <= d) {
-    const __m128i c0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + i));
-    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), widen_codes(c0), s0);
-    i += 16;
-  }
-  float t = hsum_avx512(_mm512_add_ps(s0, s1));
-  for (; i < d; ++i) t += q[i] * static_cast<float>(c[i]);
-  return t;
-}
-
-using DotInt8Fn = float (*)(const float*, const int8_t*, size_t);
-
-DotInt8Fn dot_int8_for(SimdIsa isa) {
-  switch (isa) {
-    case SimdIsa::kAvx512: return dot_int8_avx512;
-    case SimdIsa::kAvx2: return dot_int8_avx2;
-    case SimdIsa::kScalar: break;
-  }
-  return dot_int8_scalar;
-}
-
-const DotInt8Fn kDotInt8 = dot_int8_for(best_simd_isa());
-
 int32_t dot_codes_scalar(const int8_t* a, const int8_t* b, size_t d) {
   int32_t sum = 0;
   for (size_t i = 0; i < d; ++i) sum += int32_t{a[i]} * int32_t{b[i]};
   return sum;
-}
-
-__attribute__((target("avx2"))) inline int32_t hsum_epi32_avx2(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(s);
 }
 
 // Products of signed bytes through the unsigned-by-signed multiply: |a| * (b with a's sign).
@@ -103,14 +30,6 @@ __attribute__((target("avx2"))) int32_t dot_codes_avx2(const int8_t* a, const in
     acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, ones));
   }
   return hsum_epi32_avx2(acc) + dot_codes_scalar(a + i, b + i, d - i);
-}
-
-__attribute__((target("avx512f"))) inline int32_t hsum_epi32_avx512(__m512i v) {
-  alignas(64) int32_t lanes[16];
-  _mm512_store_si512(lanes, v);
-  int32_t sum = 0;
-  for (int32_t lane : lanes) sum += lane;
-  return sum;
 }
 
 // The bytes of a and b from i on, at most 64: a mask for the loads of a vector's tail.
@@ -202,19 +121,11 @@ const DotCodesFn kDotCodes = best_dot_codes();
 
 }  // namespace
 
-float dot_int8(const float* q, const int8_t* codes, size_t d) { return kDotInt8(q, codes, d); }
-
 int32_t dot_codes(const int8_t* a, const int8_t* b, size_t d) { return kDotCodes(a, b, d); }
 
 bool dot_codes_with(CodesIsa isa, const int8_t* a, const int8_t* b, size_t d, int32_t* out) {
   if (!codes_isa_supported(isa)) return false;
   *out = dot_codes_for(isa)(a, b, d);
-  return true;
-}
-
-bool dot_int8_with(SimdIsa isa, const float* q, const int8_t* codes, size_t d, float* out) {
-  if (!simd_isa_supported(isa)) return false;
-  *out = dot_int8_for(isa)(q, codes, d);
   return true;
 }
 
@@ -248,10 +159,6 @@ void Int8Rows::truncate(size_t rows) {
 void Int8Rows::reserve(size_t rows) {
   data_.reserve(rows * stride_);
   huge_pages_.follow(data_);
-}
-
-float Int8Rows::inner_product(const float* q, size_t row) const {
-  return row_scale(row) * dot_int8(q, row_codes(row), dimension_);
 }
 
 }  // namespace ragkit::retrieval::store

@@ -20,7 +20,6 @@
 #include <cstring>
 #include <vector>
 
-#include "ragkit/common/simd_isa.h"
 #include "store/huge_pages.h"
 
 namespace ragkit::retrieval::store {
@@ -56,9 +55,8 @@ class Int8Rows {
   // Drops the rows from `rows` on (an append that must be undone).
   void truncate(size_t rows);
 
-  // <q, row>, approximately (the row's quantization error, ~1e-3 for unit vectors).
-  float inner_product(const float* q, size_t row) const;
-  // <x, row> for x = scale * codes (from quantize()): both sides quantized.
+  // <x, row> for x = scale * codes (from quantize()), approximately: both sides are quantized
+  // (errors ~1e-3 for unit vectors).
   float inner_product(const int8_t* codes, float scale, size_t row) const {
     return inner_product_at(codes, scale, row_codes(row));
   }
@@ -70,8 +68,7 @@ class Int8Rows {
   }
   // <row a, row b>, both quantized.
   float row_inner_product(size_t a, size_t b) const {
-    return row_scale(a) * row_scale(b) *
-           static_cast<float>(dot_codes(row_codes(a), row_codes(b), dimension_));
+    return inner_product_at(row_codes(a), row_scale(a), row_codes(b));
   }
 
   const int8_t* row_codes(size_t row) const { return data_.data() + row * stride_; }
@@ -90,10 +87,5 @@ class Int8Rows {
   std::vector<int8_t> data_;
   HugePageAdvice huge_pages_;
 };
-
-// sum_j q[j] * codes[j] over d values, with the widest vectors this CPU has.
-float dot_int8(const float* q, const int8_t* codes, size_t d);
-// The same with a chosen instruction set, for tests; false when this CPU lacks it.
-bool dot_int8_with(SimdIsa isa, const float* q, const int8_t* codes, size_t d, float* out);
 
 }  // namespace ragkit::retrieval::store
