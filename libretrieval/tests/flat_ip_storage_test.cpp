@@ -11,8 +11,10 @@
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
+#include <cstdio>
 #include <memory>
 #include <random>
 #include <vector>
@@ -149,7 +151,7 @@ TEST_F(FlatIpStorageTest, WithCompactRowsOfEveryRowTheDistanceComputerScoresOnTh
 }
 
 TEST(UseSimdInnerProduct, AGraphBuiltOnCompactRowsFindsNeighboursAsWellAsOneBuiltOnFloats) {
-  constexpr size_t kRows = 3000, kQueries = 40;
+  constexpr size_t kRows = 3000, kQueries = 200;
   const auto base = unit_vectors(kRows, kDim, 5);
   const auto queries = unit_vectors(kQueries, kDim, 6);
   faiss::IndexFlatIP exact(kDim);
@@ -157,6 +159,10 @@ TEST(UseSimdInnerProduct, AGraphBuiltOnCompactRowsFindsNeighboursAsWellAsOneBuil
   const TopK want = search(exact, queries, 10);
   Int8Rows compact(kDim);
   compact.append(base.data(), kRows);
+  // FAISS inserts in parallel, and the graph then depends on the threads' timing: one thread
+  // builds the same graph every run.
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
   double recall_of[2] = {0, 0};
   for (int on_compact : {0, 1}) {
     std::unique_ptr<faiss::Index> index(
@@ -175,6 +181,9 @@ TEST(UseSimdInnerProduct, AGraphBuiltOnCompactRowsFindsNeighboursAsWellAsOneBuil
     }
     recall_of[on_compact] = static_cast<double>(hits) / (kQueries * 10);
   }
+  omp_set_num_threads(threads);
+  std::printf("recall@10 at efSearch 32: graph built on floats %.4f, on int8 rows %.4f\n",
+              recall_of[0], recall_of[1]);
   EXPECT_GE(recall_of[1], recall_of[0] - 0.02);
   EXPECT_GE(recall_of[1], 0.8);
 }
