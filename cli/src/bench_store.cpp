@@ -394,8 +394,11 @@ void print_record(const nlohmann::json& r) {
   }
   if (peer) {
     const double f = r["faiss"]["insert_vectors_per_s"].get<double>();
-    std::printf("   faiss %9.0f vectors/s   ragkit/faiss %.2f", f,
-                rk["insert_vectors_per_s"].get<double>() / f);
+    std::printf("   faiss %9.0f vectors/s", f);
+    // A kept collection was not inserted this run: nothing to compare.
+    if (rk.contains("insert_vectors_per_s")) {
+      std::printf("   ragkit/faiss %.2f", rk["insert_vectors_per_s"].get<double>() / f);
+    }
   }
   if (!rk["index_trained"].get<bool>()) std::printf("   (too few vectors to train: exact search)");
   std::printf("\n");

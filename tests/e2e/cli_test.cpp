@@ -100,6 +100,16 @@ TEST(BenchStoreCli, KeptCollectionsAreSearchedAgainWithoutARebuild) {
   EXPECT_FALSE(reused.contains("insert_vectors_per_s"));
   EXPECT_EQ(reused["search"][0]["recall_at_10"], built["search"][0]["recall_at_10"]);
 
+  // The printed report of a kept collection beside the FAISS peer: no ragkit insert figure to
+  // divide by, FAISS's own still shown.
+  std::vector<std::string> with_peer = args;
+  with_peer.erase(with_peer.begin() + 12, with_peer.begin() + 14);  // --peer none
+  with_peer.pop_back();                                             // --json
+  RunResult printed = run_rag(with_peer);
+  ASSERT_EQ(printed.exit_code, 0) << describe(printed);
+  EXPECT_NE(printed.out.find("a kept collection"), std::string::npos) << printed.out;
+  EXPECT_NE(printed.out.find("faiss"), std::string::npos) << printed.out;
+
   RunResult no_dir = run_rag({"bench", "store", "--sizes", "2000", "--keep"});
   EXPECT_NE(no_dir.exit_code, 0);
   EXPECT_NE(no_dir.err.find("--keep needs --dir"), std::string::npos) << describe(no_dir);
