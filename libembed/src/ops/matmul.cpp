@@ -46,22 +46,37 @@ void sgemm_rows(const float* x, int64_t r0, int64_t r1, int64_t in, const float*
               static_cast<int>(out));
 }
 
+// y[a][r] += bias[r] for activation rows [a0, a1) and outputs [r0, r1); y's rows `out` apart.
+void add_bias(const float* bias, float* y, int64_t out, int64_t a0, int64_t a1, int64_t r0,
+              int64_t r1) {
+  if (bias == nullptr) return;
+  for (int64_t a = a0; a < a1; ++a) {
+    for (int64_t r = r0; r < r1; ++r) y[a * out + r] += bias[r];
+  }
+}
+
+// Rows per chunk when decoding (row_runs.h): about 16 KB of weights, a few microseconds of
+// streaming, so that claiming a chunk costs nothing in comparison and the last chunks of a run
+// still even out the threads.
+int64_t chunk_rows(size_t row_bytes) {
+  return std::max<int64_t>(1, static_cast<int64_t>((16 << 10) / std::max<size_t>(row_bytes, 1)));
+}
+
 // F32 weights in place.
-void linear_f32(ThreadPool& pool, const float* x, int64_t n, const Linear& l, float* y) {
+void linear_f32(ThreadPool& pool, const float* x, int64_t n, const Linear& l, float* y,
+                MatmulScratch& scratch) {
   const int64_t in = l.in(), out = l.out();
   const float* w = static_cast<const float*>(l.weight.data);
   if (n <= kGemvMaxRows) {
-    // Decoding: stream each weight row once (gemv_f32.h), one contiguous run of rows per thread
-    // (see linear_dot: smaller tasks interleave the threads' streams and cost bandwidth).
+    // Decoding: stream each weight row once (gemv_f32.h), the rows shared as in
+    // linear_dot_decode_many.
     const int64_t threads = pool.size();
-    const int64_t block = std::max<int64_t>(32, (out + threads - 1) / threads);
-    pool.parallel_for(static_cast<size_t>((out + block - 1) / block), [&](size_t task, int) {
-      const int64_t o0 = static_cast<int64_t>(task) * block, o1 = std::min(out, o0 + block);
-      gemv_f32(w, in, in, x, n, y, out, o0, o1);
-      if (l.bias != nullptr) {
-        for (int64_t r = 0; r < n; ++r) {
-          for (int64_t o = o0; o < o1; ++o) y[r * out + o] += l.bias[o];
-        }
+    scratch.runs.reset(out, static_cast<int>(threads), chunk_rows(static_cast<size_t>(in) * 4));
+    pool.parallel_for(static_cast<size_t>(threads), [&](size_t task, int) {
+      int64_t o0 = 0, o1 = 0;
+      while (scratch.runs.next(static_cast<int>(task), &o0, &o1)) {
+        gemv_f32(w, in, in, x, n, y, out, o0, o1);
+        add_bias(l.bias, y, out, 0, n, o0, o1);
       }
     });
     return;
@@ -153,15 +168,6 @@ ActivationLayout prepare_activations(ThreadPool& pool, const float* x, int64_t n
   return layout;
 }
 
-// y[a][r] += bias[r] for activation rows [a0, a1) and outputs [r0, r1); y's rows `out` apart.
-void add_bias(const float* bias, float* y, int64_t out, int64_t a0, int64_t a1, int64_t r0,
-              int64_t r1) {
-  if (bias == nullptr) return;
-  for (int64_t a = a0; a < a1; ++a) {
-    for (int64_t r = r0; r < r1; ++r) y[a * out + r] += bias[r];
-  }
-}
-
 // Block-quantized (and short-batch F16/BF16) weights: activations converted once, then tiles of
 // dot products: blocks of output rows x blocks of activation rows.
 Status linear_dot(ThreadPool& pool, const float* x, int64_t n, const Linear& l, float* y,
@@ -174,20 +180,16 @@ Status linear_dot(ThreadPool& pool, const float* x, int64_t n, const Linear& l, 
   const ActivationLayout layout = prepare_activations(pool, x, n, tv.dtype, in, scratch);
   const uint8_t* acts = scratch.activations.data();
 
-  // Blocks of output rows: about four per thread. For batches, also small enough (~128 KiB of
-  // weights) to stay in the core's cache while the task's activation rows go past them, and the
-  // activation rows in blocks of 64 so that long batches make enough tasks.
+  // Blocks of output rows: about four per thread, and small enough (~128 KiB of weights) to stay
+  // in the core's cache while the task's activation rows go past them; the activation rows in
+  // blocks of 64 so that long batches make enough tasks. (One decoded row goes through
+  // linear_dot_decode_many instead.)
   const int64_t threads = pool.size();
-  // Decoding streams every weight from memory once: one contiguous run of rows per thread reads
-  // at about twice the bandwidth of four smaller tasks per thread taken in turns (measured on a
-  // 30-layer Q8_0 model: 10 -> 20 GB/s), whose interleaved streams defeat the prefetchers.
-  const int64_t tasks_per_thread = n == 1 ? 1 : 4;
+  const int64_t tasks_per_thread = 4;
   int64_t rows_per_task =
       std::max<int64_t>(1, (out + threads * tasks_per_thread - 1) / (threads * tasks_per_thread));
-  if (n > 1) {
-    const int64_t cache_rows = std::max<int64_t>(8, static_cast<int64_t>((128 << 10) / weight_row));
-    rows_per_task = std::min(rows_per_task, cache_rows);
-  }
+  const int64_t cache_rows = std::max<int64_t>(8, static_cast<int64_t>((128 << 10) / weight_row));
+  rows_per_task = std::min(rows_per_task, cache_rows);
   const int64_t acts_per_task = n <= 64 ? n : 64;  // a multiple of the group size
   const int64_t row_blocks = (out + rows_per_task - 1) / rows_per_task;
   const int64_t act_blocks = (n + acts_per_task - 1) / acts_per_task;
@@ -205,8 +207,12 @@ Status linear_dot(ThreadPool& pool, const float* x, int64_t n, const Linear& l, 
   return Status();
 }
 
-// linear_many's one pass for a decoded row: the activation converted once, and the rows of all
-// the matrices, end to end, cut into one contiguous run per thread.
+// One decoded row times one or more matrices of one weight type and input width (linear(), and
+// linear_many's one pass): the activation converted once, and the rows of all the matrices, end
+// to end, shared among the threads (row_runs.h). Decoding streams every weight from memory once:
+// one contiguous run of rows per thread reads at about twice the bandwidth of four smaller tasks
+// per thread taken in turns (measured on a 30-layer Q8_0 model: 10 -> 20 GB/s), whose
+// interleaved streams defeat the prefetchers.
 Status linear_dot_decode_many(ThreadPool& pool, const float* x, std::span<const LinearOutput> outs,
                               MatmulScratch& scratch) {
   const TensorView& first = outs[0].linear->weight;
@@ -217,21 +223,23 @@ Status linear_dot_decode_many(ThreadPool& pool, const float* x, std::span<const 
   const uint8_t* acts = scratch.activations.data();
   int64_t total = 0;
   for (const LinearOutput& o : outs) total += o.linear->out();
-  const int64_t threads = pool.size();
-  const int64_t per = (total + threads - 1) / threads;
+  const int threads = pool.size();
+  scratch.runs.reset(total, threads, chunk_rows(first.row_stride()));
   pool.parallel_for(static_cast<size_t>(threads), [&](size_t task, int) {
-    const int64_t g0 = static_cast<int64_t>(task) * per, g1 = std::min(total, g0 + per);
-    int64_t base = 0;  // the first row of this matrix in the concatenation
-    for (const LinearOutput& o : outs) {
-      const TensorView& tv = o.linear->weight;
-      const int64_t out = o.linear->out();
-      const int64_t r0 = std::max<int64_t>(g0 - base, 0), r1 = std::min(g1 - base, out);
-      if (r0 < r1) {
-        tile(in, tv.row(r0), tv.row_stride(), r1 - r0, acts, layout.group_bytes, 0, 1, o.y + r0,
-             static_cast<size_t>(out));
-        add_bias(o.linear->bias, o.y, out, 0, 1, r0, r1);
+    int64_t g0 = 0, g1 = 0;
+    while (scratch.runs.next(static_cast<int>(task), &g0, &g1)) {
+      int64_t base = 0;  // the first row of this matrix in the concatenation
+      for (const LinearOutput& o : outs) {
+        const TensorView& tv = o.linear->weight;
+        const int64_t out = o.linear->out();
+        const int64_t r0 = std::max<int64_t>(g0 - base, 0), r1 = std::min(g1 - base, out);
+        if (r0 < r1) {
+          tile(in, tv.row(r0), tv.row_stride(), r1 - r0, acts, layout.group_bytes, 0, 1, o.y + r0,
+               static_cast<size_t>(out));
+          add_bias(o.linear->bias, o.y, out, 0, 1, r0, r1);
+        }
+        base += out;
       }
-      base += out;
     }
   });
   return Status();
@@ -278,12 +286,14 @@ Status linear(ThreadPool& pool, const float* x, int64_t n, const Linear& l, floa
   if (tv.dtype == DType::kF32) {
     if (reinterpret_cast<uintptr_t>(tv.data) % alignof(float) == 0 &&
         tv.row_stride() == static_cast<size_t>(in) * sizeof(float)) {
-      linear_f32(pool, x, n, l, y);
+      linear_f32(pool, x, n, l, y, scratch);
     } else {
       status = linear_tiles(pool, x, n, l, y, scratch);
     }
   } else if (uses_dot_kernels(tv.dtype, n)) {
-    status = linear_dot(pool, x, n, l, y, scratch);
+    const LinearOutput one[] = {{&l, y}};
+    status = n == 1 ? linear_dot_decode_many(pool, x, one, scratch)
+                    : linear_dot(pool, x, n, l, y, scratch);
   } else if (tv.dtype == DType::kF16 || tv.dtype == DType::kBF16) {
     status = linear_tiles(pool, x, n, l, y, scratch);
   } else {

@@ -24,6 +24,7 @@
 #include <span>
 #include <vector>
 
+#include "ops/row_runs.h"
 #include "ragkit/common/status.h"
 #include "ragkit/common/thread_pool.h"
 #include "ragkit/embed/model.h"
@@ -36,6 +37,7 @@ struct MatmulScratch {
   std::vector<uint8_t> activations;  // activation rows prepared for the dot kernels
   std::vector<float> rounded;        // F16/BF16-rounded activation rows (tile path)
   std::vector<float> tiles;          // one F32 tile of weight rows per pool thread (tile path)
+  RowRuns runs;                      // the threads' shares of a decoded row's products
 };
 
 // y[n][out] = x[n][in] * W^T + bias. x and y must not overlap. Weight types: F32, F16, BF16 and
@@ -51,9 +53,9 @@ struct LinearOutput {
 
 // Several products of the same input (q, k and v; gate and up): the same results as one
 // linear() each. When decoding one row through the dot kernels with weights of one type, the row
-// is converted once and the rows of all the matrices, end to end, are split among the threads in
-// one pass: fewer hand-offs between the threads per token, and no thread idle while another
-// finishes a small matrix. Otherwise one linear() after the other.
+// is converted once and the rows of all the matrices, end to end, are shared among the threads in
+// one pass (row_runs.h): fewer hand-offs between the threads per token, and no thread idle while
+// another finishes a small matrix. Otherwise one linear() after the other.
 Status linear_many(ThreadPool& pool, const float* x, int64_t n, std::span<const LinearOutput> outs,
                    MatmulScratch& scratch);
 
