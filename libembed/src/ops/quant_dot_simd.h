@@ -534,14 +534,31 @@ void legacy_rows_acts4(int64_t nb, const uint8_t* const w[R], const uint8_t* gro
   for (int p = 0; p < R / 2; ++p) acc[p] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* ab = group + b * kActBlock;
-    __m256i q[R], u[R], isum[R][4];
-    for (int i = 0; i < R; ++i) {
-      q[i] = W::values(w[i] + b * W::kBytes);
-      u[i] = _mm256_sign_epi8(q[i], q[i]);
-    }
-    for (int k = 0; k < 4; ++k) {
-      const __m256i a = load256(ab + kActQs + kQk * k);
-      for (int i = 0; i < R; ++i) isum[i][k] = dot_u8s8<kVnni>(u[i], _mm256_sign_epi8(a, q[i]));
+    __m256i q[R], isum[R][4];
+    if constexpr (kVnni) {
+      // (a + 128) as unsigned bytes times the signed values, the lanes starting from
+      // -128 * sum(q): the same integers as |q| x sign(a, q) without the sign operations.
+      const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
+      __m256i start[R];
+      for (int i = 0; i < R; ++i) {
+        q[i] = W::values(w[i] + b * W::kBytes);
+        start[i] = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                    _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias, q[i]));
+      }
+      for (int k = 0; k < 4; ++k) {
+        const __m256i a = _mm256_xor_si256(load256(ab + kActQs + kQk * k), bias);
+        for (int i = 0; i < R; ++i) isum[i][k] = _mm256_dpbusd_epi32(start[i], a, q[i]);
+      }
+    } else {
+      __m256i u[R];
+      for (int i = 0; i < R; ++i) {
+        q[i] = W::values(w[i] + b * W::kBytes);
+        u[i] = _mm256_sign_epi8(q[i], q[i]);
+      }
+      for (int k = 0; k < 4; ++k) {
+        const __m256i a = load256(ab + kActQs + kQk * k);
+        for (int i = 0; i < R; ++i) isum[i][k] = dot_u8s8<kVnni>(u[i], _mm256_sign_epi8(a, q[i]));
+      }
     }
     // The R scales (and minimums) in registers: building them in memory and loading them as one
     // vector would stall on store forwarding every block.
