@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "ops/kernel_pragmas.h"
 #include "ops/quant_dot_common.h"
@@ -623,6 +624,13 @@ void narrow_f16_scalar(const float* x, uint16_t* dst, int64_t n) {
 }  // namespace
 
 namespace detail {
+
+uint8_t* thread_scratch(size_t bytes) {
+  thread_local std::vector<uint8_t> buffer;
+  if (buffer.size() < bytes + 64) buffer.resize(bytes + 64);
+  const auto address = reinterpret_cast<uintptr_t>(buffer.data());
+  return buffer.data() + ((64 - address % 64) % 64);
+}
 
 const KernelTable& scalar_kernels() {
   static const KernelTable table = {

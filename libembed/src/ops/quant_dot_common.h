@@ -129,6 +129,11 @@ struct KernelTable {
   void (*quantize_q8_k)(const float* x, uint8_t* dst, int64_t n);
 };
 
+// A buffer of at least `bytes` bytes, 64-byte aligned, owned by the calling thread and reused by
+// its later calls (it only grows): scratch of the tile kernels, which run on the pool's threads.
+// Defined outside the instruction-set targets (quant_dot.cpp), as it uses the standard library.
+uint8_t* thread_scratch(size_t bytes);
+
 const KernelTable& scalar_kernels();
 const KernelTable& avx2_kernels();         // quant_dot_avx2.cpp
 const KernelTable& avx512_kernels();       // quant_dot_avx512.cpp
