@@ -716,10 +716,12 @@ constexpr size_t kPrefetchL2Bytes = 4096;
 // Prefetches the `bytes` bytes that lie those distances past p, a line at a time. Called once per
 // weight row with the row's stride, so consecutive rows cover the stream once. Prefetches never
 // fault: the lines past the end of a tensor cost nothing but the fetch.
+// The addresses are formed as integers, as they may lie past the end of the weights.
 inline void prefetch_ahead(const uint8_t* p, size_t bytes) {
+  const uintptr_t at = reinterpret_cast<uintptr_t>(p);
   for (size_t o = 0; o < bytes; o += 64) {
-    _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchL1Bytes + o), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchL2Bytes + o), _MM_HINT_T1);
+    _mm_prefetch(reinterpret_cast<const char*>(at + kPrefetchL1Bytes + o), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(at + kPrefetchL2Bytes + o), _MM_HINT_T1);
   }
 }
 
