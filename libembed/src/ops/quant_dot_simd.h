@@ -52,10 +52,12 @@ inline __m256i dot_u8s8_scaled(__m256i u, __m256i s, __m256i scale16) {
 }
 
 // 32 nibbles of 16 bytes: values 0..15 from the low nibbles, 16..31 from the high ones.
+// (The 16 bytes are loaded into both halves by one broadcast load, and the upper half shifted by
+// a per-lane count: no cross-lane shuffle, which competes for one port on Intel cores.)
 inline __m256i nibbles_32(const uint8_t* p) {
-  const __m128i raw = load128(p);
-  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
-  return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+  const __m256i both = _mm256_broadcastsi128_si256(load128(p));
+  const __m256i shifted = _mm256_srlv_epi64(both, _mm256_setr_epi64x(0, 0, 4, 4));
+  return _mm256_and_si256(shifted, _mm256_set1_epi8(0x0F));
 }
 
 // Byte i = 0xFF where bit i of `bits` is set, else 0. (With AVX-512BW the fifth bits of Q5_0/Q5_1
