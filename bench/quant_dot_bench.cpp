@@ -1,10 +1,12 @@
-// Decode-step throughput of the matrix kernels, per weight type and instruction set: one
-// activation row times a 576 x 1536 matrix (a SmolLM2-135M FFN projection), one thread, through
-// ops::linear (activation conversion + dot kernels). DecodeRow576x1536 keeps the matrix warm in
-// the cache (what the arithmetic allows); DecodeFromMemory576x1536 goes through 512 MB of such
-// matrices in turn, so every weight comes from memory as in decoding (what the loads allow).
-// Reported as GB/s of weights read. End-to-end decoding against llama.cpp is
-// `rag bench generate`.
+// Throughput of the matrix kernels, per weight type and instruction set, one thread, through
+// ops::linear (activation conversion + dot kernels), on a 576 x 1536 matrix (a SmolLM2-135M FFN
+// projection):
+//   DecodeRow576x1536: one activation row, the matrix warm in the cache (what the arithmetic
+//     allows), in GB/s of weights read;
+//   DecodeFromMemory576x1536: one activation row, going through 512 MB of such matrices in turn
+//     so that every weight comes from memory as in decoding (what the loads allow), GB/s;
+//   Batch64x576x1536: 64 activation rows (a prefill's batch), in GFLOP/s (2 per multiply-add).
+// End-to-end decoding and prefill against llama.cpp is `rag bench generate`.
 //
 //   build/bench/ragkit_quant_dot_bench [--benchmark_filter=Q8_0]
 #include <benchmark/benchmark.h>
@@ -23,8 +25,9 @@ namespace {
 using namespace ragkit;
 using namespace ragkit::embed;
 
-// `copies` matrices of random weights, quantized to `type`, one after another.
-void BM_DecodeRow(benchmark::State& state, DType type, ops::Isa isa, int64_t copies) {
+// `copies` matrices of random weights, quantized to `type`, one after another, times `rows`
+// activation rows.
+void BM_Product(benchmark::State& state, DType type, ops::Isa isa, int64_t copies, int64_t rows) {
   if (!ops::isa_supported(isa)) {
     state.SkipWithError("this CPU lacks the instruction set");
     return;
@@ -32,7 +35,7 @@ void BM_DecodeRow(benchmark::State& state, DType type, ops::Isa isa, int64_t cop
   constexpr int64_t kIn = 1536, kOut = 576;
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> row(kIn), x(kIn), y(kOut);
+  std::vector<float> row(kIn), x(static_cast<size_t>(rows * kIn)), y(static_cast<size_t>(rows * kOut));
   for (float& v : x) v = normal(rng);
   const size_t row_size = *row_bytes(type, kIn);
   const size_t matrix_bytes = row_size * kOut;
@@ -69,12 +72,20 @@ void BM_DecodeRow(benchmark::State& state, DType type, ops::Isa isa, int64_t cop
   for (auto _ : state) {
     l.weight.data = weights.data() + static_cast<size_t>(next) * matrix_bytes;
     next = next + 1 == copies ? 0 : next + 1;
-    if (!ops::linear(pool, x.data(), 1, l, y.data(), scratch).ok()) state.SkipWithError("linear failed");
+    if (!ops::linear(pool, x.data(), rows, l, y.data(), scratch).ok()) {
+      state.SkipWithError("linear failed");
+    }
     benchmark::DoNotOptimize(y.data());
   }
   ops::force_isa(ops::best_isa());
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
-                          static_cast<int64_t>(matrix_bytes));
+  if (rows == 1) {
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                            static_cast<int64_t>(matrix_bytes));
+  } else {
+    state.counters["GFLOP/s"] = benchmark::Counter(
+        2e-9 * static_cast<double>(rows * kIn * kOut) * static_cast<double>(state.iterations()),
+        benchmark::Counter::kIsRate);
+  }
 }
 
 void register_all() {
@@ -84,10 +95,12 @@ void register_all() {
     const auto from_memory = static_cast<int64_t>((size_t{512} << 20) / matrix_bytes);
     for (ops::Isa isa : ops::kAllIsas) {
       const std::string suffix = std::string(dtype_name(type)) + "/" + ops::isa_name(isa);
-      benchmark::RegisterBenchmark(("DecodeRow576x1536/" + suffix).c_str(), BM_DecodeRow, type, isa,
-                                   int64_t{1});
-      benchmark::RegisterBenchmark(("DecodeFromMemory576x1536/" + suffix).c_str(), BM_DecodeRow,
-                                   type, isa, from_memory);
+      benchmark::RegisterBenchmark(("DecodeRow576x1536/" + suffix).c_str(), BM_Product, type, isa,
+                                   int64_t{1}, int64_t{1});
+      benchmark::RegisterBenchmark(("DecodeFromMemory576x1536/" + suffix).c_str(), BM_Product,
+                                   type, isa, from_memory, int64_t{1});
+      benchmark::RegisterBenchmark(("Batch64x576x1536/" + suffix).c_str(), BM_Product, type, isa,
+                                   int64_t{1}, int64_t{64});
     }
   }
 }
