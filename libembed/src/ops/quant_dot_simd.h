@@ -966,6 +966,162 @@ void dot_q45_k_n(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride,
   for (int j = 0; j < N; ++j) out[j] = sum[j];
 }
 
+// Batches of Q4_K / Q5_K with VNNI, eight weight rows interleaved as in tile_legacy_packed8: per
+// super-block and sub-block j (32 values), piece p (4 values) of the eight rows in one vector,
+// multiplied by piece p of an activation row broadcast: lane r gathers row r's sub-block sum,
+// which then takes its scale (vpmulld) into T; M comes from the sub-blocks' minimums against the
+// activation's bsums (vpmaddwd on (m_2i, m_2i+1) pairs). The same T and M as dot_q45_k_n, and
+// the same float operations after them: bit-identical results. (dot_q45_k_n keeps each row's
+// sums across 32-bit lanes and reduces them per super-block and activation row.)
+//
+// Per super-block of eight packed rows: values [8 sub-blocks][8 pieces][8 rows][4 bytes] (u),
+// the scales [8 sub-blocks][8 rows] (int32), the minimum pairs [4][8 rows] (int16 m_2i | m_2i+1
+// << 16), then d and dmin (f32) of the eight rows.
+constexpr size_t kPackedQ45KBytes = 2048 + 256 + 128 + 32 + 32;
+
+template <bool kFive>
+void pack_q45_k_rows8(int64_t nb, const uint8_t* const rows[8], uint8_t* dst) {
+  constexpr size_t kBytes = kFive ? kQ5_KBytes : kQ4_KBytes;
+  constexpr size_t kQs = kFive ? 48 : 16;
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  const __m256i m1 = _mm256_set1_epi8(1);
+  for (int64_t b = 0; b < nb; ++b, dst += kPackedQ45KBytes) {
+    const size_t off = static_cast<size_t>(b) * kBytes;
+    alignas(16) uint8_t sm[8][16];  // per row: 8 scales, then 8 minimums
+    for (int r = 0; r < 8; ++r) {
+      _mm_store_si128(reinterpret_cast<__m128i*>(sm[r]), q45_k_scales_mins(rows[r] + off + 4));
+    }
+    for (int j = 0; j < 8; ++j) {
+      __m256i v[8];
+      for (int r = 0; r < 8; ++r) {
+        const uint8_t* wb = rows[r] + off;
+        const __m256i q = load256(wb + kQs + 32 * (j / 2));
+        __m256i u =
+            j % 2 == 0 ? _mm256_and_si256(q, m4) : _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        if constexpr (kFive) {
+          const __m256i qh = load256(wb + 16);
+          u = _mm256_or_si256(u,
+                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, j), m1), 4));
+        }
+        v[r] = u;
+      }
+      transpose8_epi32(v);
+      for (int p = 0; p < 8; ++p) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(dst + 32 * (8 * j + p)), v[p]);
+      }
+      alignas(32) int32_t sc[8];
+      for (int r = 0; r < 8; ++r) sc[r] = sm[r][j];
+      std::memcpy(dst + 2048 + 32 * j, sc, sizeof(sc));
+    }
+    for (int i = 0; i < 4; ++i) {
+      alignas(32) int32_t pairs[8];
+      for (int r = 0; r < 8; ++r) pairs[r] = sm[r][8 + 2 * i] | (sm[r][8 + 2 * i + 1] << 16);
+      std::memcpy(dst + 2304 + 32 * i, pairs, sizeof(pairs));
+    }
+    alignas(32) float d[8], dmin[8];
+    for (int r = 0; r < 8; ++r) {
+      d[r] = half_f16c(rows[r] + off);
+      dmin[r] = half_f16c(rows[r] + off + 2);
+    }
+    std::memcpy(dst + 2432, d, sizeof(d));
+    std::memcpy(dst + 2464, dmin, sizeof(dmin));
+  }
+}
+
+// Eight packed rows x four Q8_K activation rows (act[k]): acc[k] lane r += dot(row r, act k).
+inline void q45_k_packed8_acts4(int64_t nb, const uint8_t* packed, const uint8_t* const act[4],
+                                __m256 acc[4]) {
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* pb = packed + b * kPackedQ45KBytes;
+    __m256i t[4];
+    for (int k = 0; k < 4; ++k) t[k] = _mm256_setzero_si256();
+    for (int j = 0; j < 8; ++j) {
+      __m256i isum[4];
+      for (int k = 0; k < 4; ++k) isum[k] = _mm256_setzero_si256();
+      for (int p = 0; p < 8; ++p) {
+        const __m256i u =
+            _mm256_load_si256(reinterpret_cast<const __m256i*>(pb + 32 * (8 * j + p)));
+        for (int k = 0; k < 4; ++k) {
+          const uint8_t* aq = act[k] + b * kQ8_KBytes + kQ8_KQs + 32 * j + 4 * p;
+          isum[k] =
+              _mm256_dpbusd_epi32(isum[k], u, _mm256_set1_epi32(static_cast<int>(load_u32(aq))));
+        }
+      }
+      const __m256i sc = _mm256_load_si256(reinterpret_cast<const __m256i*>(pb + 2048 + 32 * j));
+      for (int k = 0; k < 4; ++k) t[k] = _mm256_add_epi32(t[k], _mm256_mullo_epi32(isum[k], sc));
+    }
+    const __m256 dw = _mm256_load_ps(reinterpret_cast<const float*>(pb + 2432));
+    const __m256 dminw = _mm256_load_ps(reinterpret_cast<const float*>(pb + 2464));
+    for (int k = 0; k < 4; ++k) {
+      const uint8_t* ab = act[k] + b * kQ8_KBytes;
+      __m256i m = _mm256_setzero_si256();
+      for (int i = 0; i < 4; ++i) {
+        // The activation's sums of sub-blocks 2i and 2i + 1 (two bsums each) as an int16 pair.
+        const int s0 = load_i16(ab + kQ8_KBsums + 8 * i) + load_i16(ab + kQ8_KBsums + 8 * i + 2);
+        const int s1 =
+            load_i16(ab + kQ8_KBsums + 8 * i + 4) + load_i16(ab + kQ8_KBsums + 8 * i + 6);
+        const __m256i pair = _mm256_set1_epi32(static_cast<int>(
+            (static_cast<uint32_t>(s0) & 0xFFFF) | (static_cast<uint32_t>(s1) << 16)));
+        const __m256i mins =
+            _mm256_load_si256(reinterpret_cast<const __m256i*>(pb + 2304 + 32 * i));
+        m = _mm256_add_epi32(m, _mm256_madd_epi16(mins, pair));
+      }
+      // k_block_value lane by lane: da * dw * T - da * dmin * M.
+      const __m256 da = _mm256_set1_ps(load_f32(ab));
+      const __m256 value =
+          _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(da, dw), _mm256_cvtepi32_ps(t[k])),
+                        _mm256_mul_ps(_mm256_mul_ps(da, dminw), _mm256_cvtepi32_ps(m)));
+      acc[k] = _mm256_add_ps(acc[k], value);
+    }
+  }
+}
+
+// A batch tile of a k-quant through packed rows: for each eight weight rows (past the end: the
+// last row again), packed once by P::pack into the thread's scratch, the tile's activation rows
+// four at a time through P::dot.
+template <class P>
+void tile_k_packed8(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_w, const uint8_t* acts,
+                    size_t group_bytes, int64_t a0, int64_t n_act, float* out, size_t out_stride) {
+  const int64_t nb = n / kQkK;
+  uint8_t* packed = thread_scratch(static_cast<size_t>(nb) * P::kBytes);
+  for (int64_t i = 0; i < n_w; i += 8) {
+    const uint8_t* rows[8];
+    for (int r = 0; r < 8; ++r) rows[r] = w + (i + r < n_w ? i + r : n_w - 1) * w_stride;
+    P::pack(nb, rows, packed);
+    const int64_t valid = n_w - i < 8 ? n_w - i : 8;
+    for (int64_t c = 0; c < n_act; c += 4) {
+      const int64_t count = n_act - c < 4 ? n_act - c : 4;
+      const uint8_t* act[4];  // rows past the end repeat the last one
+      for (int k = 0; k < 4; ++k)
+        act[k] = acts + (a0 + c + (k < count ? k : count - 1)) * group_bytes;
+      __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                       _mm256_setzero_ps()};
+      P::dot(nb, packed, act, acc);
+      for (int64_t k = 0; k < count; ++k) {
+        float* dst = out + (c + k) * out_stride + i;
+        if (valid == 8) {
+          _mm256_storeu_ps(dst, acc[k]);
+        } else {
+          alignas(32) float lanes[8];
+          _mm256_store_ps(lanes, acc[k]);
+          for (int64_t r = 0; r < valid; ++r) dst[r] = lanes[r];
+        }
+      }
+    }
+  }
+}
+
+template <bool kFive>
+struct PackedQ45K {
+  static constexpr size_t kBytes = kPackedQ45KBytes;
+  static void pack(int64_t nb, const uint8_t* const rows[8], uint8_t* dst) {
+    pack_q45_k_rows8<kFive>(nb, rows, dst);
+  }
+  static void dot(int64_t nb, const uint8_t* packed, const uint8_t* const act[4], __m256 acc[4]) {
+    q45_k_packed8_acts4(nb, packed, act, acc);
+  }
+};
+
 // Q6_K: value = d * scale * (u - 32), u = 4 low bits (ql) | 2 high bits (qh) << 4, 16 sub-blocks
 // of 16 with int8 scales. sum(scale * (u - 32) * q) = sum(scale * u * q) - 32 * sum(scale * bsum).
 template <int N>
@@ -1009,6 +1165,102 @@ void dot_q6_k_n(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, 
     }
   }
   for (int j = 0; j < N; ++j) out[j] = sum[j];
+}
+
+// Batches of Q6_K with VNNI, packed like Q4_K (tile_q45_k_packed8): per super-block and sub-block s
+// (16 values), piece p (4 values) of the eight rows' u (0..63) in one vector; T = sum_s sc_s *
+// sum(u * a) through vpmulld, minus 32 * sum_s sc_s * bsum_s through vpmaddwd on scale pairs:
+// dot_q6_k_n's integers and float operations, so bit-identical results.
+//
+// Per super-block of eight packed rows: values [16 sub-blocks][4 pieces][8 rows][4 bytes], the
+// scales [16][8 rows] (int32), the scale pairs [8][8 rows] (int16 sc_2i | sc_2i+1 << 16), d [8].
+constexpr size_t kPackedQ6KBytes = 2048 + 512 + 256 + 32;
+
+inline void pack_q6_k_rows8(int64_t nb, const uint8_t* const rows[8], uint8_t* dst) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  const __m256i m2 = _mm256_set1_epi8(3);
+  for (int64_t b = 0; b < nb; ++b, dst += kPackedQ6KBytes) {
+    const size_t off = static_cast<size_t>(b) * kQ6_KBytes;
+    for (int h = 0; h < 2; ++h) {
+      for (int k = 0; k < 4; ++k) {
+        __m256i v[8];
+        for (int r = 0; r < 8; ++r) {
+          const uint8_t* wb = rows[r] + off;
+          const __m256i ql = load256(wb + 64 * h + 32 * (k % 2));
+          const __m256i qh = load256(wb + 128 + 32 * h);
+          const __m256i low =
+              k < 2 ? _mm256_and_si256(ql, m4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), m4);
+          const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m2);
+          v[r] = _mm256_or_si256(low, _mm256_slli_epi16(high, 4));
+        }
+        transpose8_epi32(v);  // pieces 0-3: sub-block 8h + 2k, pieces 4-7: the next one
+        const int s0 = 8 * h + 2 * k;
+        for (int p = 0; p < 8; ++p) {
+          _mm256_store_si256(reinterpret_cast<__m256i*>(dst + 32 * (4 * s0 + p)), v[p]);
+        }
+      }
+    }
+    alignas(32) int32_t sc[16][8];
+    for (int r = 0; r < 8; ++r) {
+      for (int sb = 0; sb < 16; ++sb) sc[sb][r] = static_cast<int8_t>(rows[r][off + 192 + sb]);
+    }
+    std::memcpy(dst + 2048, sc, sizeof(sc));
+    alignas(32) int32_t pairs[8][8];
+    for (int i = 0; i < 8; ++i) {
+      for (int r = 0; r < 8; ++r) {
+        pairs[i][r] = static_cast<int32_t>((static_cast<uint32_t>(sc[2 * i][r]) & 0xFFFF) |
+                                           (static_cast<uint32_t>(sc[2 * i + 1][r]) << 16));
+      }
+    }
+    std::memcpy(dst + 2560, pairs, sizeof(pairs));
+    alignas(32) float d[8];
+    for (int r = 0; r < 8; ++r) d[r] = half_f16c(rows[r] + off + 208);
+    std::memcpy(dst + 2816, d, sizeof(d));
+  }
+}
+
+// Eight packed Q6_K rows x four Q8_K activation rows: acc[k] lane r += dot(row r, act k).
+inline void q6_k_packed8_acts4(int64_t nb, const uint8_t* packed, const uint8_t* const act[4],
+                               __m256 acc[4]) {
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* pb = packed + b * kPackedQ6KBytes;
+    __m256i t[4];
+    for (int k = 0; k < 4; ++k) t[k] = _mm256_setzero_si256();
+    for (int sb = 0; sb < 16; ++sb) {
+      __m256i isum[4];
+      for (int k = 0; k < 4; ++k) isum[k] = _mm256_setzero_si256();
+      for (int p = 0; p < 4; ++p) {
+        const __m256i u =
+            _mm256_load_si256(reinterpret_cast<const __m256i*>(pb + 32 * (4 * sb + p)));
+        for (int k = 0; k < 4; ++k) {
+          const uint8_t* aq = act[k] + b * kQ8_KBytes + kQ8_KQs + 16 * sb + 4 * p;
+          isum[k] =
+              _mm256_dpbusd_epi32(isum[k], u, _mm256_set1_epi32(static_cast<int>(load_u32(aq))));
+        }
+      }
+      const __m256i sc = _mm256_load_si256(reinterpret_cast<const __m256i*>(pb + 2048 + 32 * sb));
+      for (int k = 0; k < 4; ++k) t[k] = _mm256_add_epi32(t[k], _mm256_mullo_epi32(isum[k], sc));
+    }
+    const __m256 dw = _mm256_load_ps(reinterpret_cast<const float*>(pb + 2816));
+    const __m256 zero = _mm256_setzero_ps();
+    for (int k = 0; k < 4; ++k) {
+      const uint8_t* ab = act[k] + b * kQ8_KBytes;
+      __m256i corr = _mm256_setzero_si256();
+      for (int i = 0; i < 8; ++i) {
+        const __m256i pair = _mm256_set1_epi32(static_cast<int>(load_u32(ab + kQ8_KBsums + 4 * i)));
+        const __m256i scales =
+            _mm256_load_si256(reinterpret_cast<const __m256i*>(pb + 2560 + 32 * i));
+        corr = _mm256_add_epi32(corr, _mm256_madd_epi16(scales, pair));
+      }
+      const __m256i total = _mm256_sub_epi32(t[k], _mm256_slli_epi32(corr, 5));
+      // k_block_value(da, dw, 0, t, 0) lane by lane: da * dw * t - da * 0 * 0.
+      const __m256 da = _mm256_set1_ps(load_f32(ab));
+      const __m256 value =
+          _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(da, dw), _mm256_cvtepi32_ps(total)),
+                        _mm256_mul_ps(_mm256_mul_ps(da, zero), zero));
+      acc[k] = _mm256_add_ps(acc[k], value);
+    }
+  }
 }
 
 // ---- Tiles ------------------------------------------------------------------------------------
@@ -1080,12 +1332,51 @@ struct Q45KKernel {
     }
   };
 };
+// Q4_K / Q5_K tiles: batches through packed rows with VNNI, else (and one activation row) the
+// row kernels.
+template <bool kVnni, bool kFive>
+void tile_q45_k(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_w, const uint8_t* acts,
+                size_t group_bytes, int64_t a0, int64_t n_act, float* out, size_t out_stride) {
+  if constexpr (kVnni) {
+    if (n_act > 1) {
+      tile_k_packed8<PackedQ45K<kFive>>(n, w, w_stride, n_w, acts, group_bytes, a0, n_act, out,
+                                        out_stride);
+      return;
+    }
+  }
+  tile_by_rows<Q45KKernel<kFive>::template K>(n, w, w_stride, n_w, acts, group_bytes, a0, n_act,
+                                              out, out_stride);
+}
+
 template <int N>
 struct Q6KKernel {
   static void run(int64_t n, const uint8_t* w, const uint8_t* a, size_t s, float* o) {
     dot_q6_k_n<N>(n, w, a, s, o);
   }
 };
+
+struct PackedQ6K {
+  static constexpr size_t kBytes = kPackedQ6KBytes;
+  static void pack(int64_t nb, const uint8_t* const rows[8], uint8_t* dst) {
+    pack_q6_k_rows8(nb, rows, dst);
+  }
+  static void dot(int64_t nb, const uint8_t* packed, const uint8_t* const act[4], __m256 acc[4]) {
+    q6_k_packed8_acts4(nb, packed, act, acc);
+  }
+};
+
+// Q6_K tiles: batches through packed rows with VNNI, else (and one activation row) the row kernel.
+template <bool kVnni>
+void tile_q6_k(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_w, const uint8_t* acts,
+               size_t group_bytes, int64_t a0, int64_t n_act, float* out, size_t out_stride) {
+  if constexpr (kVnni) {
+    if (n_act > 1) {
+      tile_k_packed8<PackedQ6K>(n, w, w_stride, n_w, acts, group_bytes, a0, n_act, out, out_stride);
+      return;
+    }
+  }
+  tile_by_rows<Q6KKernel>(n, w, w_stride, n_w, acts, group_bytes, a0, n_act, out, out_stride);
+}
 
 // The table of one instruction-set level.
 template <bool kVnni, int kBatchRows>
@@ -1100,9 +1391,9 @@ KernelTable make_simd256_table() {
       tile_legacy<kVnni, Q5_1Weights, kBatchRows>,
       tile_by_rows<Q2KKernel>,
       tile_by_rows<Q3KKernel>,
-      tile_by_rows<Q45KKernel<false>::K>,
-      tile_by_rows<Q45KKernel<true>::K>,
-      tile_by_rows<Q6KKernel>,
+      tile_q45_k<kVnni, false>,
+      tile_q45_k<kVnni, true>,
+      tile_q6_k<kVnni>,
       widen_row<false>,
       widen_row<true>,
       round_f16_row,
