@@ -35,7 +35,8 @@ void BM_Product(benchmark::State& state, DType type, ops::Isa isa, int64_t copie
   constexpr int64_t kIn = 1536, kOut = 576;
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> row(kIn), x(static_cast<size_t>(rows * kIn)), y(static_cast<size_t>(rows * kOut));
+  std::vector<float> row(kIn), x(static_cast<size_t>(rows * kIn)),
+      y(static_cast<size_t>(rows * kOut));
   for (float& v : x) v = normal(rng);
   const size_t row_size = *row_bytes(type, kIn);
   const size_t matrix_bytes = row_size * kOut;
@@ -97,8 +98,8 @@ void register_all() {
       const std::string suffix = std::string(dtype_name(type)) + "/" + ops::isa_name(isa);
       benchmark::RegisterBenchmark(("DecodeRow576x1536/" + suffix).c_str(), BM_Product, type, isa,
                                    int64_t{1}, int64_t{1});
-      benchmark::RegisterBenchmark(("DecodeFromMemory576x1536/" + suffix).c_str(), BM_Product,
-                                   type, isa, from_memory, int64_t{1});
+      benchmark::RegisterBenchmark(("DecodeFromMemory576x1536/" + suffix).c_str(), BM_Product, type,
+                                   isa, from_memory, int64_t{1});
       benchmark::RegisterBenchmark(("Batch64x576x1536/" + suffix).c_str(), BM_Product, type, isa,
                                    int64_t{1}, int64_t{64});
     }
