@@ -278,6 +278,19 @@ void quantize_q8_k_row(const float* x, uint8_t* dst, int64_t n) {
 // activations are Q8_1 and carry s = d_a * sum(q_a)), and how to unpack 32 values as int8 (for
 // Q4_1/Q5_1 non-negative). Products use the sign trick |w| * (a * sign(w)) for every type.
 
+// 32 five-bit values 0..31 of Q5_0/Q5_1: the 16 bytes of nibbles at `nibbles`, plus 16 where
+// bit i of the 32-bit word at `bits` is set.
+inline __m256i five_bit_values(const uint8_t* bits, const uint8_t* nibbles) {
+#if defined(RAGKIT_SIMD_BYTE_MASKS)
+  const __m256i low = nibbles_32(nibbles);
+  return _mm256_mask_add_epi8(low, static_cast<__mmask32>(load_u32(bits)), low,
+                              _mm256_set1_epi8(0x10));
+#else
+  const __m256i high = _mm256_and_si256(bytes_from_bits_32(load_u32(bits)), _mm256_set1_epi8(0x10));
+  return _mm256_or_si256(nibbles_32(nibbles), high);
+#endif
+}
+
 // Every type but Q8_0 stores its values as unsigned bytes u, the value being u - kOffset (and
 // kUnsigned says so): the decode kernel multiplies u itself (u8 x s8, no sign trick) and takes
 // kOffset * sum(a) off once per block (legacy_row_decode).
@@ -303,18 +316,7 @@ struct Q5_0Weights {
   static constexpr bool kWithMin = false;
   static constexpr bool kUnsigned = true;
   static constexpr int kOffset = 16;
-  // nibble | fifth bit << 4.
-  static __m256i unsigned_values(const uint8_t* b) {
-#if defined(RAGKIT_SIMD_BYTE_MASKS)
-    const __m256i nibbles = nibbles_32(b + 6);
-    return _mm256_mask_add_epi8(nibbles, static_cast<__mmask32>(load_u32(b + 2)), nibbles,
-                                _mm256_set1_epi8(0x10));
-#else
-    const __m256i high =
-        _mm256_and_si256(bytes_from_bits_32(load_u32(b + 2)), _mm256_set1_epi8(0x10));
-    return _mm256_or_si256(nibbles_32(b + 6), high);
-#endif
-  }
+  static __m256i unsigned_values(const uint8_t* b) { return five_bit_values(b + 2, b + 6); }
   // (nibble | fifth bit << 4) - 16 is the nibble itself when the bit is set, nibble | 0xF0 as
   // int8 when it is clear.
   static __m256i values(const uint8_t* b) {
@@ -343,17 +345,7 @@ struct Q5_1Weights {
   static constexpr bool kUnsigned = true;
   static constexpr int kOffset = 0;
   static __m256i unsigned_values(const uint8_t* b) { return values(b); }
-  static __m256i values(const uint8_t* b) {
-#if defined(RAGKIT_SIMD_BYTE_MASKS)
-    const __m256i nibbles = nibbles_32(b + 8);
-    return _mm256_mask_add_epi8(nibbles, static_cast<__mmask32>(load_u32(b + 4)), nibbles,
-                                _mm256_set1_epi8(0x10));
-#else
-    const __m256i high =
-        _mm256_and_si256(bytes_from_bits_32(load_u32(b + 4)), _mm256_set1_epi8(0x10));
-    return _mm256_or_si256(nibbles_32(b + 8), high);
-#endif
-  }
+  static __m256i values(const uint8_t* b) { return five_bit_values(b + 4, b + 8); }
 };
 
 // Lane k = the sum of all eight lanes of v_k.
@@ -1028,28 +1020,38 @@ void pack_q45_k_rows8(int64_t nb, const uint8_t* const rows[8], uint8_t* dst) {
   }
 }
 
+// T of super-block b for four Q8_K activation rows: t[k] lane r = sum over the kSub sub-blocks j
+// of scale(r, j) * sum(u * a_k) over the sub-block, from packed rows at pb holding the values
+// [kSub][kPieces][8 rows][4 bytes] (2,048 bytes) and then the scales [kSub][8 rows] (int32).
+template <int kSub, int kPieces>
+inline void scaled_subblock_sums(const uint8_t* pb, const uint8_t* const act[4], int64_t b,
+                                 __m256i t[4]) {
+  static_assert(kSub * kPieces * 32 == 2048);
+  for (int k = 0; k < 4; ++k) t[k] = _mm256_setzero_si256();
+  for (int j = 0; j < kSub; ++j) {
+    __m256i isum[4];
+    for (int k = 0; k < 4; ++k) isum[k] = _mm256_setzero_si256();
+    for (int p = 0; p < kPieces; ++p) {
+      const __m256i u =
+          _mm256_load_si256(reinterpret_cast<const __m256i*>(pb + 32 * (kPieces * j + p)));
+      for (int k = 0; k < 4; ++k) {
+        const uint8_t* aq = act[k] + b * kQ8_KBytes + kQ8_KQs + 4 * (kPieces * j + p);
+        isum[k] =
+            _mm256_dpbusd_epi32(isum[k], u, _mm256_set1_epi32(static_cast<int>(load_u32(aq))));
+      }
+    }
+    const __m256i sc = _mm256_load_si256(reinterpret_cast<const __m256i*>(pb + 2048 + 32 * j));
+    for (int k = 0; k < 4; ++k) t[k] = _mm256_add_epi32(t[k], _mm256_mullo_epi32(isum[k], sc));
+  }
+}
+
 // Eight packed rows x four Q8_K activation rows (act[k]): acc[k] lane r += dot(row r, act k).
 inline void q45_k_packed8_acts4(int64_t nb, const uint8_t* packed, const uint8_t* const act[4],
                                 __m256 acc[4]) {
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* pb = packed + b * kPackedQ45KBytes;
     __m256i t[4];
-    for (int k = 0; k < 4; ++k) t[k] = _mm256_setzero_si256();
-    for (int j = 0; j < 8; ++j) {
-      __m256i isum[4];
-      for (int k = 0; k < 4; ++k) isum[k] = _mm256_setzero_si256();
-      for (int p = 0; p < 8; ++p) {
-        const __m256i u =
-            _mm256_load_si256(reinterpret_cast<const __m256i*>(pb + 32 * (8 * j + p)));
-        for (int k = 0; k < 4; ++k) {
-          const uint8_t* aq = act[k] + b * kQ8_KBytes + kQ8_KQs + 32 * j + 4 * p;
-          isum[k] =
-              _mm256_dpbusd_epi32(isum[k], u, _mm256_set1_epi32(static_cast<int>(load_u32(aq))));
-        }
-      }
-      const __m256i sc = _mm256_load_si256(reinterpret_cast<const __m256i*>(pb + 2048 + 32 * j));
-      for (int k = 0; k < 4; ++k) t[k] = _mm256_add_epi32(t[k], _mm256_mullo_epi32(isum[k], sc));
-    }
+    scaled_subblock_sums</*kSub=*/8, /*kPieces=*/8>(pb, act, b, t);
     const __m256 dw = _mm256_load_ps(reinterpret_cast<const float*>(pb + 2432));
     const __m256 dminw = _mm256_load_ps(reinterpret_cast<const float*>(pb + 2464));
     for (int k = 0; k < 4; ++k) {
@@ -1225,22 +1227,7 @@ inline void q6_k_packed8_acts4(int64_t nb, const uint8_t* packed, const uint8_t*
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* pb = packed + b * kPackedQ6KBytes;
     __m256i t[4];
-    for (int k = 0; k < 4; ++k) t[k] = _mm256_setzero_si256();
-    for (int sb = 0; sb < 16; ++sb) {
-      __m256i isum[4];
-      for (int k = 0; k < 4; ++k) isum[k] = _mm256_setzero_si256();
-      for (int p = 0; p < 4; ++p) {
-        const __m256i u =
-            _mm256_load_si256(reinterpret_cast<const __m256i*>(pb + 32 * (4 * sb + p)));
-        for (int k = 0; k < 4; ++k) {
-          const uint8_t* aq = act[k] + b * kQ8_KBytes + kQ8_KQs + 16 * sb + 4 * p;
-          isum[k] =
-              _mm256_dpbusd_epi32(isum[k], u, _mm256_set1_epi32(static_cast<int>(load_u32(aq))));
-        }
-      }
-      const __m256i sc = _mm256_load_si256(reinterpret_cast<const __m256i*>(pb + 2048 + 32 * sb));
-      for (int k = 0; k < 4; ++k) t[k] = _mm256_add_epi32(t[k], _mm256_mullo_epi32(isum[k], sc));
-    }
+    scaled_subblock_sums</*kSub=*/16, /*kPieces=*/4>(pb, act, b, t);
     const __m256 dw = _mm256_load_ps(reinterpret_cast<const float*>(pb + 2816));
     const __m256 zero = _mm256_setzero_ps();
     for (int k = 0; k < 4; ++k) {
