@@ -577,6 +577,23 @@ void legacy_rows_acts4(int64_t nb, const uint8_t* const w[R], const uint8_t* gro
 // against the signed values, each lane starting from -128 * sum(values), made when packing. The
 // integers, and the float operations after them, are those of every other kernel: bit-identical.
 
+// Weight rows i .. i + 7 of n_w (rows past the end: the last row again), as packing reads them.
+inline void eight_rows(const uint8_t* w, size_t w_stride, int64_t i, int64_t n_w,
+                       const uint8_t* rows[8]) {
+  for (int r = 0; r < 8; ++r) rows[r] = w + (i + r < n_w ? i + r : n_w - 1) * w_stride;
+}
+
+// The first `valid` (1..8) lanes of v to dst: the outputs of a pack's real rows.
+inline void store_lanes(float* dst, __m256 v, int64_t valid) {
+  if (valid == 8) {
+    _mm256_storeu_ps(dst, v);
+    return;
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, v);
+  for (int64_t r = 0; r < valid; ++r) dst[r] = lanes[r];
+}
+
 // Per block of eight packed rows: values [8 pieces][8 rows][4 bytes], then -128 * sum(values) per
 // row (int32), the rows' scales d (f32) and for the _1 types their minimums m (f32).
 template <class W>
@@ -671,7 +688,7 @@ void tile_legacy_packed8(int64_t n, const uint8_t* w, size_t w_stride, int64_t n
   const int64_t end = a0 + n_act;
   for (int64_t i = 0; i < n_w; i += 8) {
     const uint8_t* rows[8];
-    for (int r = 0; r < 8; ++r) rows[r] = w + (i + r < n_w ? i + r : n_w - 1) * w_stride;
+    eight_rows(w, w_stride, i, n_w, rows);
     pack_rows8<W>(nb, rows, packed);
     const int64_t valid = n_w - i < 8 ? n_w - i : 8;
     for (int64_t g = a0 / kGroupRows; g * kGroupRows < end; ++g) {
@@ -682,13 +699,7 @@ void tile_legacy_packed8(int64_t n, const uint8_t* w, size_t w_stride, int64_t n
         const int64_t a = g * kGroupRows + k;
         if (a < a0 || a >= end) continue;
         float* dst = out + (a - a0) * out_stride + i;
-        if (valid == 8) {
-          _mm256_storeu_ps(dst, acc[k]);
-        } else {
-          alignas(32) float lanes[8];
-          _mm256_store_ps(lanes, acc[k]);
-          for (int64_t r = 0; r < valid; ++r) dst[r] = lanes[r];
-        }
+        store_lanes(dst, acc[k], valid);
       }
     }
   }
@@ -1088,7 +1099,7 @@ void tile_k_packed8(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_w, c
   uint8_t* packed = thread_scratch(static_cast<size_t>(nb) * P::kBytes);
   for (int64_t i = 0; i < n_w; i += 8) {
     const uint8_t* rows[8];
-    for (int r = 0; r < 8; ++r) rows[r] = w + (i + r < n_w ? i + r : n_w - 1) * w_stride;
+    eight_rows(w, w_stride, i, n_w, rows);
     P::pack(nb, rows, packed);
     const int64_t valid = n_w - i < 8 ? n_w - i : 8;
     for (int64_t c = 0; c < n_act; c += 4) {
@@ -1101,13 +1112,7 @@ void tile_k_packed8(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_w, c
       P::dot(nb, packed, act, acc);
       for (int64_t k = 0; k < count; ++k) {
         float* dst = out + (c + k) * out_stride + i;
-        if (valid == 8) {
-          _mm256_storeu_ps(dst, acc[k]);
-        } else {
-          alignas(32) float lanes[8];
-          _mm256_store_ps(lanes, acc[k]);
-          for (int64_t r = 0; r < valid; ++r) dst[r] = lanes[r];
-        }
+        store_lanes(dst, acc[k], valid);
       }
     }
   }
