@@ -65,8 +65,9 @@ void BM_DecodeAttention(benchmark::State& state, SimdIsa isa, bool f16) {
       }
     }
   }
+  const int64_t element_bytes = f16 ? int64_t{sizeof(uint16_t)} : int64_t{sizeof(float)};
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * 2 * kLayers * count * kWidth *
-                          static_cast<int64_t>(sizeof(float)));
+                          element_bytes);
 }
 
 BENCHMARK_CAPTURE(BM_DecodeAttention, f32_scalar, SimdIsa::kScalar, false)->Arg(576);
@@ -75,6 +76,14 @@ BENCHMARK_CAPTURE(BM_DecodeAttention, f32_avx2, SimdIsa::kAvx2, false)
     ->Arg(576)
     ->Arg(2048);
 BENCHMARK_CAPTURE(BM_DecodeAttention, f16_avx2, SimdIsa::kAvx2, true)->Arg(64)->Arg(576)->Arg(2048);
+BENCHMARK_CAPTURE(BM_DecodeAttention, f32_avx512, SimdIsa::kAvx512, false)
+    ->Arg(64)
+    ->Arg(576)
+    ->Arg(2048);
+BENCHMARK_CAPTURE(BM_DecodeAttention, f16_avx512, SimdIsa::kAvx512, true)
+    ->Arg(64)
+    ->Arg(576)
+    ->Arg(2048);
 
 }  // namespace
 

@@ -1,7 +1,8 @@
 // A decoded token's attention computed in slices and merged, against softmax attention in double
 // precision: every instruction set this CPU has, head sizes that are and are not multiples of the
-// vector width, groups of one to seven query heads, key counts around the eight-key blocks, and
-// slicings from one part to one per few positions.
+// vector width, groups of one to nine query heads (the AVX-512 kernels' key blocks of 8, 4 and 2,
+// and a group too large for them), key counts around the blocks, and slicings from one part to
+// one per few positions.
 #include "ops/decode_attention.h"
 
 #include <gtest/gtest.h>
@@ -113,11 +114,11 @@ bool attend(SimdIsa isa, Cache& c, int64_t slices, float scale, std::vector<floa
 }
 
 TEST(DecodeAttention, SlicedAndMergedEqualsSoftmaxAttention) {
-  const SimdIsa isas[] = {SimdIsa::kScalar, SimdIsa::kAvx2};  // AVX-512 machines run the AVX2 code
+  const SimdIsa isas[] = {SimdIsa::kScalar, SimdIsa::kAvx2, SimdIsa::kAvx512};
   uint32_t seed = 1;
   for (SimdIsa isa : isas) {
     for (int64_t hd : {4, 8, 12, 64, 80, 128}) {
-      for (int64_t group : {1, 3, 7}) {
+      for (int64_t group : {1, 2, 3, 4, 7, 8, 9}) {
         for (int64_t count : {1, 7, 8, 9, 31, 300}) {
           for (int64_t slices : {1, 2, 5}) {
             Cache c = make_cache(count, hd, group, 1.0f, seed++);
@@ -146,7 +147,7 @@ TEST(DecodeAttention, SlicedAndMergedEqualsSoftmaxAttention) {
 // Keys and values held as IEEE half (an F16 KV cache): the same attention over the rounded values.
 TEST(DecodeAttention, HalfKeysAndValuesGiveAttentionOverTheRoundedValues) {
   uint32_t seed = 500;
-  for (SimdIsa isa : {SimdIsa::kScalar, SimdIsa::kAvx2}) {
+  for (SimdIsa isa : {SimdIsa::kScalar, SimdIsa::kAvx2, SimdIsa::kAvx512}) {
     for (int64_t hd : {4, 12, 64, 80}) {
       for (int64_t count : {1, 9, 130}) {
         Cache c = make_cache(count, hd, 3, 1.0f, seed++);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "ops/decode_attention_kernels.h"
 #include "ops/elementwise.h"
 #include "ops/kernel_pragmas.h"
 #include "ops/quant_dot.h"
@@ -55,9 +56,8 @@ void weighted_values_scalar(const AttentionSlice& s, const float* p, float* out)
 }  // namespace ragkit::embed::ops
 
 // ---- AVX2 + FMA + F16C -------------------------------------------------------------------------
-// 256-bit vectors also where AVX-512 exists: the Zen 4 class machine these were tuned on splits
-// 512-bit work in two halves (see quant_dot_avx512.cpp), and eight keys per reduction suit the
-// usual head sizes (64, 128) as well as sixteen would.
+// For CPUs without AVX-512, and for shapes the AVX-512 kernels do not take (a head size that is
+// not a multiple of 16, a group of more than eight query heads): decode_attention_avx512.cpp.
 
 RAGKIT_BEGIN_TARGET("avx2,fma,f16c")
 
@@ -235,9 +235,14 @@ namespace ragkit::embed::ops {
 namespace {
 
 template <class T>
-void attend(bool simd, const AttentionSlice& slice, float* scores, float* out, float* max,
+void attend(SimdIsa isa, const AttentionSlice& slice, float* scores, float* out, float* max,
             float* sum) {
-  if (simd) {
+  // The AVX2 code needs AVX2, FMA and F16C (quant_dot.h's AVX2 level checks all three).
+  const bool wide = isa == SimdIsa::kAvx512 && detail::avx512_attention_fits(slice);
+  const bool simd = isa != SimdIsa::kScalar && isa_supported(Isa::kAvx2);
+  if (wide) {
+    detail::scores_avx512(slice, scores);
+  } else if (simd) {
     scores_avx2<T>(slice, scores);
   } else {
     scores_scalar<T>(slice, scores);
@@ -245,7 +250,9 @@ void attend(bool simd, const AttentionSlice& slice, float* scores, float* out, f
   for (int64_t r = 0; r < slice.group; ++r) {
     sum[r] = exp_minus_max(scores + r * slice.count, slice.count, &max[r]);
   }
-  if (simd) {
+  if (wide) {
+    detail::weighted_values_avx512(slice, scores, out);
+  } else if (simd) {
     weighted_values_avx2<T>(slice, scores, out);
   } else {
     weighted_values_scalar<T>(slice, scores, out);
@@ -257,12 +264,10 @@ void attend(bool simd, const AttentionSlice& slice, float* scores, float* out, f
 bool attend_slice_with(SimdIsa isa, const AttentionSlice& slice, float* scores, float* out,
                        float* max, float* sum) {
   if (!simd_isa_supported(isa)) return false;
-  // The vector code needs AVX2, FMA and F16C (quant_dot.h's AVX2 level checks all three).
-  const bool simd = isa != SimdIsa::kScalar && isa_supported(Isa::kAvx2);
   if (slice.f16) {
-    attend<uint16_t>(simd, slice, scores, out, max, sum);
+    attend<uint16_t>(isa, slice, scores, out, max, sum);
   } else {
-    attend<float>(simd, slice, scores, out, max, sum);
+    attend<float>(isa, slice, scores, out, max, sum);
   }
   return true;
 }
