@@ -52,6 +52,27 @@ TEST(MappedFile, BothModesGiveTheFilesBytes) {
   }
 }
 
+// A model-sized file is mapped at a 2 MB boundary (so the kernel can map it in 2 MB pages, and
+// may drop and re-read its cached pages for that): the bytes are the file's, also while another
+// map of the same file is open, and after it is closed.
+TEST(MappedFile, LargeFilesAreMappedAtTwoMegabyteBoundaries) {
+  const size_t n = (size_t{32} << 20) + 4099;
+  const std::string path = temp_path("large");
+  const std::vector<uint8_t> want = write_bytes(path, n);
+  auto first = MappedFile::open(path);
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  {
+    auto second = MappedFile::open(path);
+    ASSERT_TRUE(second.ok()) << second.status().to_string();
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(second->data()) % (uintptr_t{2} << 20), 0u);
+    EXPECT_EQ(std::vector<uint8_t>(second->bytes().begin(), second->bytes().end()), want);
+  }
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(first->data()) % (uintptr_t{2} << 20), 0u);
+  ASSERT_EQ(first->size(), n);
+  EXPECT_EQ(std::vector<uint8_t>(first->bytes().begin(), first->bytes().end()), want);
+  std::filesystem::remove(path);
+}
+
 TEST(MappedFile, EmptyMissingAndDirectoryAreTheSameInBothModes) {
   const std::string empty = temp_path("empty");
   write_bytes(empty, 0);

@@ -1,15 +1,19 @@
 // MappedFile: a read-only memory map of a whole file, unmapped in the destructor.
 //
-// Model weights are read straight from the map: nothing is copied, and the kernel pages in only
-// what is touched. Move-only. An empty file maps to an empty span (no mmap call).
+// Model weights are read straight from the map: nothing is copied, and a small file is paged in
+// as it is touched. Move-only. An empty file maps to an empty span (no mmap call).
+//
+// A file of model size (32 MB and more) is mapped at a 2 MB boundary, advised into huge pages
+// and faulted in at once (llama.cpp's MAP_POPULATE), so that a kernel whose page cache holds
+// large folios (ext4 and XFS on recent Linux) maps it in 2 MB pages: decoding streams every
+// weight, and in 4 KB pages it takes a TLB miss and restarts the hardware prefetchers every 4 KB.
+// When the cached pages are small ones (a file just downloaded or written by `rag quantize`),
+// they are dropped and read again in 2 MB folios, once (mapped_file.cpp).
 //
 // MapMode::kInMemory reads the file into anonymous memory instead (llama.cpp's --no-mmap), in
-// 2 MB pages where the kernel allows them (MADV_HUGEPAGE; Debian's THP setting is "madvise").
-// The page cache of a file map comes in 4 KB pages here (ext4 maps few large folios, and
-// read-only file THP is not built in), so a decode step that streams the whole model takes a TLB
-// miss and restarts the hardware prefetchers every 4 KB: in memory, a 538 MB F32 model decodes
-// about a third faster and a Q8_0 one about a tenth. It costs the model's size in process memory
-// and the time to read it at load; the bytes are read-only afterwards all the same.
+// 2 MB pages where the kernel allows them (MADV_HUGEPAGE; Debian's THP setting is "madvise"):
+// for kernels without large folios in the page cache (Linux 6.1's ext4). It costs the model's
+// size in process memory and the time to read it at load.
 // Thread-safety: the bytes are immutable; concurrent reads are safe.
 #pragma once
 
