@@ -24,7 +24,8 @@ double measure_sgemm_gflops(ThreadPool& pool, int m, int n, int k, double second
 
 // The machine's memory read bandwidth in GB/s (1e9 bytes/s) as `pool` sees it: every thread
 // sums its share of a `bytes`-long buffer (far larger than the caches) with the widest vector
-// loads it has; the best of the passes run in about `seconds`. The buffer is in 2 MB pages where
+// loads it has, with and without software prefetching ahead (as the decode kernels read); the
+// best of the passes run in about `seconds`. The buffer is in 2 MB pages where
 // the kernel allows them. Decoding one token reads every weight once, so bandwidth /
 // bytes-per-token bounds the decode speed. 0 when the buffer cannot be allocated.
 double measure_read_bandwidth_gbs(ThreadPool& pool, size_t bytes = size_t{1} << 30,
