@@ -107,20 +107,6 @@ inline __m256 load_first(const uint16_t* p, int64_t n) {
 // never fault.
 constexpr int64_t kPrefetchRows = 16;
 
-// Prefetches `n` rows of `width` elements, `stride` elements apart, from `ahead` rows past p.
-// Addresses are formed as integers: the rows ahead may lie past the end of the cache.
-template <class T>
-inline void prefetch_rows(const T* p, int64_t ahead, int64_t stride, int64_t n, int64_t width) {
-  const auto row_bytes = static_cast<uintptr_t>(width) * sizeof(T);
-  const auto stride_bytes = static_cast<uintptr_t>(stride) * sizeof(T);
-  uintptr_t row = reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(ahead) * stride_bytes;
-  for (int64_t r = 0; r < n; ++r, row += stride_bytes) {
-    for (uintptr_t o = 0; o < row_bytes; o += 64) {
-      _mm_prefetch(reinterpret_cast<const char*>(row + o), _MM_HINT_T0);
-    }
-  }
-}
-
 template <class T>
 void scores_avx2(const AttentionSlice& s, float* scores) {
   const T* keys = static_cast<const T*>(s.keys);
@@ -130,7 +116,7 @@ void scores_avx2(const AttentionSlice& s, float* scores) {
   // Eight keys at a time, every query head of the group while they are in L1.
   for (; t + 8 <= s.count; t += 8) {
     const T* k = keys + t * s.stride;
-    prefetch_rows(k, kPrefetchRows, s.stride, 8, hd);
+    detail::prefetch_rows(k, kPrefetchRows, s.stride, 8, hd);
     for (int64_t r = 0; r < s.group; ++r) {
       const float* q = s.q + r * hd;
       // Columns outside, keys inside: eight independent FMA chains, not one per key in turn.
@@ -173,7 +159,7 @@ void add_weighted_columns(const T* v, int64_t stride, const float* p, int64_t co
   for (int64_t t = 0; t < count; ++t) {
     const __m256 pt = _mm256_broadcast_ss(p + t);
     const T* row = v + t * stride;
-    prefetch_rows(row, kPrefetchRows, stride, 1, 8 * NV);
+    detail::prefetch_rows(row, kPrefetchRows, stride, 1, 8 * NV);
     for (int j = 0; j < NV; ++j) acc[j] = _mm256_fmadd_ps(pt, load8(row + 8 * j), acc[j]);
   }
   for (int j = 0; j < NV; ++j) _mm256_storeu_ps(out + 8 * j, acc[j]);

@@ -47,18 +47,6 @@ int64_t prefetch_distance(int64_t width) {
   return rows > kMinPrefetchRows ? rows : kMinPrefetchRows;
 }
 
-// Prefetches row `ahead` (`width` elements) past p, rows `stride` elements apart. The address is
-// formed as an integer: it may lie past the end of the cache (a prefetch never faults).
-template <int kHint = _MM_HINT_T0, class T>
-inline void prefetch_row(const T* p, int64_t ahead, int64_t stride, int64_t width) {
-  const uintptr_t row =
-      reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(ahead * stride) * sizeof(T);
-  const uintptr_t bytes = static_cast<uintptr_t>(width) * sizeof(T);
-  for (uintptr_t o = 0; o < bytes; o += 64) {
-    _mm_prefetch(reinterpret_cast<const char*>(row + o), static_cast<_mm_hint>(kHint));
-  }
-}
-
 // The folds of sixteen vectors into one vector of their lane sums. Each step adds two vectors'
 // halves (of 256, 128, 64, then 32 bits) pairwise: after the four steps
 //   d[4k + m] = the sum of the lanes of v[4m + k].
@@ -120,16 +108,14 @@ void scores_kernel(const AttentionSlice& s, float* scores) {
   const T* values = static_cast<const T*>(s.values);
   // The first rows, which the prefetches in the loop do not cover: keys for now, values for the
   // second pass (into L2).
-  for (int64_t j = 0; j < ahead && j < s.count; ++j) {
-    prefetch_row(keys, j, stride, hd);
-    prefetch_row<_MM_HINT_T1>(values, j, stride, hd);
-  }
+  const int64_t first = ahead < s.count ? ahead : s.count;
+  prefetch_rows(keys, 0, stride, first, hd);
+  prefetch_rows<_MM_HINT_T1>(values, 0, stride, first, hd);
   int64_t t = 0;
   for (; t + KB <= s.count; t += KB) {
     const T* k = keys + t * stride;
-    for (int j = 0; j < KB; ++j) prefetch_row(k + j * stride, ahead, stride, hd);
-    const T* v = values + t * stride;
-    for (int j = 0; j < KB; ++j) prefetch_row<_MM_HINT_T1>(v + j * stride, ahead, stride, hd);
+    prefetch_rows(k, ahead, stride, KB, hd);
+    prefetch_rows<_MM_HINT_T1>(values + t * stride, ahead, stride, KB, hd);
     // acc[r * KB + j]: head r with key t + j.
     __m512 acc[kN];
     for (int i = 0; i < kN; ++i) acc[i] = _mm512_setzero_ps();
@@ -173,7 +159,7 @@ void add_weighted_rows(const T* v, int64_t stride, int64_t width, const float* p
   }
   for (int64_t t = 0; t < n; ++t) {
     const T* row = v + t * stride;
-    prefetch_row(row, ahead, stride, 16 * CW);
+    prefetch_rows(row, ahead, stride, 1, 16 * CW);
     __m512 x[CW];
     for (int c = 0; c < CW; ++c) x[c] = load16(row + 16 * c);
     for (int r = 0; r < G; ++r) {
