@@ -110,12 +110,12 @@ void scores_kernel(const AttentionSlice& s, float* scores) {
   // second pass (into L2).
   const int64_t first = ahead < s.count ? ahead : s.count;
   prefetch_rows(keys, 0, stride, first, hd);
-  prefetch_rows<_MM_HINT_T1>(values, 0, stride, first, hd);
+  prefetch_rows</*kLocality=*/2>(values, 0, stride, first, hd);
   int64_t t = 0;
   for (; t + KB <= s.count; t += KB) {
     const T* k = keys + t * stride;
     prefetch_rows(k, ahead, stride, KB, hd);
-    prefetch_rows<_MM_HINT_T1>(values + t * stride, ahead, stride, KB, hd);
+    prefetch_rows</*kLocality=*/2>(values + t * stride, ahead, stride, KB, hd);
     // acc[r * KB + j]: head r with key t + j.
     __m512 acc[kN];
     for (int i = 0; i < kN; ++i) acc[i] = _mm512_setzero_ps();

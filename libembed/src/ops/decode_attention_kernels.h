@@ -1,8 +1,6 @@
 // The instruction-set kernels behind attend_slice (decode_attention.h), for decode_attention.cpp.
 #pragma once
 
-#include <xmmintrin.h>
-
 #include <cstdint>
 
 #include "ops/decode_attention.h"
@@ -10,16 +8,17 @@
 namespace ragkit::embed::ops::detail {
 
 // Prefetches `n` rows of `width` elements, `stride` elements apart, starting `ahead` rows past p,
-// with hint kHint (_MM_HINT_T0: into L1). Addresses are formed as integers: the rows ahead may lie
-// past the end of the cache (a prefetch never faults).
-template <int kHint = _MM_HINT_T0, class T>
+// with __builtin_prefetch's locality kLocality (3: into L1, as _MM_HINT_T0; 2: into L2, as
+// _MM_HINT_T1). Addresses are formed as integers: the rows ahead may lie past the end of the
+// cache (a prefetch never faults).
+template <int kLocality = 3, class T>
 inline void prefetch_rows(const T* p, int64_t ahead, int64_t stride, int64_t n, int64_t width) {
   const auto row_bytes = static_cast<uintptr_t>(width) * sizeof(T);
   const auto stride_bytes = static_cast<uintptr_t>(stride) * sizeof(T);
   uintptr_t row = reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(ahead) * stride_bytes;
   for (int64_t r = 0; r < n; ++r, row += stride_bytes) {
     for (uintptr_t o = 0; o < row_bytes; o += 64) {
-      _mm_prefetch(reinterpret_cast<const char*>(row + o), static_cast<_mm_hint>(kHint));
+      __builtin_prefetch(reinterpret_cast<const char*>(row + o), 0, kLocality);
     }
   }
 }
