@@ -729,31 +729,6 @@ void tile_legacy_packed8(int64_t n, const uint8_t* w, size_t w_stride, int64_t n
   }
 }
 
-// Weight rows are fetched ahead of use: decoding reads every weight once, and these kernels spend
-// ~10 instructions per 32 weights, so the out-of-order window alone keeps too few cache-line
-// misses in flight to cover memory latency, and the hardware prefetchers restart at every 4 KB
-// page. Each row asks for the lines 1 KB ahead into L1 and 4 KB ahead into L2. Measured on an
-// Intel Xeon (Sapphire Rapids class) VM: one thread, a 576 x 1536 matrix from memory
-// (ragkit_quant_dot_bench DecodeFromMemory, weights in 2 MB pages), GB/s without -> with the L1
-// prefetch: Q8_0 7.4 -> 10.8, Q5_0 3.7 -> 9.3, Q4_K 4.2 -> 9.2 (512 to 1536 bytes the same, 4 KB
-// and more worse, _MM_HINT_T1 or NTA alone worse); `rag bench generate`, 2 threads, decode
-// tokens/s with none / L1 / L1 + L2: Q8_0 63 / 108 / 126-130, Q4_K file 54 / 117 / 138 (L2
-// distances of 2, 3, 6, 8 and 16 KB measured no better).
-constexpr size_t kPrefetchL1Bytes = 1024;
-constexpr size_t kPrefetchL2Bytes = 4096;
-
-// Prefetches the `bytes` bytes that lie those distances past p, a line at a time. Called once per
-// weight row with the row's stride, so consecutive rows cover the stream once. Prefetches never
-// fault: the lines past the end of a tensor cost nothing but the fetch.
-// The addresses are formed as integers, as they may lie past the end of the weights.
-inline void prefetch_ahead(const uint8_t* p, size_t bytes) {
-  const uintptr_t at = reinterpret_cast<uintptr_t>(p);
-  for (size_t o = 0; o < bytes; o += 64) {
-    _mm_prefetch(reinterpret_cast<const char*>(at + kPrefetchL1Bytes + o), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(at + kPrefetchL2Bytes + o), _MM_HINT_T1);
-  }
-}
-
 // A tile: one activation row -> one weight row at a time (legacy_row_decode; legacy_row_act1 for
 // rows too long for its prepared activation); several -> with VNNI eight interleaved weight rows
 // at a time (tile_legacy_packed8), else for each group (rows past the end repeat the last one),
