@@ -11,6 +11,10 @@
 // quant_dot.cpp — the same operations in the same order, no FMA — so results are bit-identical
 // across instruction sets.
 //
+// The kernels that read a weight row once (one activation row, or the first pass of a batch) fetch
+// the rows ahead of use as they go (StreamPrefetch, quant_dot_common.h): a StreamPrefetch* of
+// nullptr says the rows are cached already.
+//
 // Unsigned x signed byte products go through vpmaddubsw (AVX2), which saturates its int16 pair
 // sums: safe here because one side is always at most 128 in magnitude and the activations at
 // most 127 (2 * 128 * 127 < 32768).
@@ -85,7 +89,8 @@ inline __m256 widen8(const uint8_t* p) {
 }
 
 template <bool kBf16, int N>
-void dot_half_n(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, float* out) {
+void dot_half_n(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, float* out,
+                StreamPrefetch* pf) {
   // Four independent accumulators per row hide the FMA latency. The same for every N, so that a
   // row gets the same result whatever batch it is in.
   constexpr int kU = 4;
@@ -95,6 +100,7 @@ void dot_half_n(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, 
   }
   int64_t i = 0;
   for (; i + 8 * kU <= n; i += 8 * kU) {
+    if (pf != nullptr) pf->consumed(w + 2 * (i + 8 * kU));
     for (int u = 0; u < kU; ++u) {
       const __m256 wv = widen8<kBf16>(w + 2 * (i + 8 * u));
       for (int j = 0; j < N; ++j) {
@@ -109,6 +115,7 @@ void dot_half_n(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, 
       acc[0][j] = _mm256_fmadd_ps(wv, widen8<kBf16>(act + j * stride + 2 * i), acc[0][j]);
     }
   }
+  if (pf != nullptr) pf->consumed(w + 2 * n);
   for (int j = 0; j < N; ++j) {
     __m256 s = acc[0][j];
     for (int u = 1; u < kU; ++u) s = _mm256_add_ps(s, acc[u][j]);
@@ -385,7 +392,8 @@ inline __m256i block_isum(__m256i q, __m256i u, const uint8_t* a) {
 // activation loads but halved the speed from memory. The last bits can differ from the batch
 // kernels, which sum in another order.
 template <bool kVnni, class W>
-float legacy_row_act1(int64_t nb, const uint8_t* w, const uint8_t* group, int r) {
+float legacy_row_act1(int64_t nb, const uint8_t* w, const uint8_t* group, int r,
+                      StreamPrefetch& pf) {
   constexpr size_t kActBlock = legacy_group_block_bytes(W::kWithMin);
   constexpr size_t kActQs = legacy_group_qs(W::kWithMin);
   float mins = 0.0f;
@@ -401,9 +409,11 @@ float legacy_row_act1(int64_t nb, const uint8_t* w, const uint8_t* group, int r)
   __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
+    if (b % 8 == 0) pf.consumed(w + (b + 8) * W::kBytes);
     even = block(b, even);
     odd = block(b + 1, odd);
   }
+  pf.consumed(w + nb * W::kBytes);
   if (b < nb) even = block(b, even);
   return hsum_ps(_mm256_add_ps(even, odd)) + mins;
 }
@@ -477,7 +487,8 @@ struct DecodeActivation {
 //     scalar load, conversion, multiply and broadcast.
 // Q5_0 went from ~21 to ~14 instructions per 32 weights.
 template <bool kVnni, class W>
-float legacy_row_decode(int64_t nb, const uint8_t* w, const DecodeActivation<W>& act) {
+float legacy_row_decode(int64_t nb, const uint8_t* w, const DecodeActivation<W>& act,
+                        StreamPrefetch& pf) {
   constexpr size_t kActBlock = DecodeActivation<W>::kActBlock;
   const auto isum_of = [&](int64_t b) {
     const uint8_t* wb = w + b * W::kBytes;
@@ -499,6 +510,7 @@ float legacy_row_decode(int64_t nb, const uint8_t* w, const DecodeActivation<W>&
   int64_t b = 0;
   for (; b + 8 <= nb; b += 8) {
     const uint8_t* wb = w + b * W::kBytes;
+    pf.consumed(wb + 8 * W::kBytes);
     const __m256 scales =
         _mm256_mul_ps(gather8_half(wb, static_cast<int>(W::kBytes)), _mm256_load_ps(act.d + b));
     if constexpr (W::kWithMin) {
@@ -513,6 +525,7 @@ float legacy_row_decode(int64_t nb, const uint8_t* w, const DecodeActivation<W>&
     }
   }
   float tail_mins = 0.0f;
+  pf.consumed(w + nb * W::kBytes);
   for (; b < nb; ++b) {
     const uint8_t* wb = w + b * W::kBytes;
     const __m256 scale = _mm256_set1_ps(half_f16c(wb) * act.d[b]);
@@ -744,16 +757,14 @@ void tile_legacy(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_w, cons
     if (nb <= kMaxDecodeBlocks) {
       DecodeActivation<W> act;
       act.template prepare<kVnni>(nb, group, r);
-      for (int64_t i = 0; i < n_w; ++i) {
-        prefetch_ahead(w + i * w_stride, w_stride);
-        out[i] = legacy_row_decode<kVnni, W>(nb, w + i * w_stride, act);
-      }
+      StreamPrefetch pf(w);
+      for (int64_t i = 0; i < n_w; ++i)
+        out[i] = legacy_row_decode<kVnni, W>(nb, w + i * w_stride, act, pf);
       return;
     }
-    for (int64_t i = 0; i < n_w; ++i) {
-      prefetch_ahead(w + i * w_stride, w_stride);
-      out[i] = legacy_row_act1<kVnni, W>(nb, w + i * w_stride, group, r);
-    }
+    StreamPrefetch pf(w);
+    for (int64_t i = 0; i < n_w; ++i)
+      out[i] = legacy_row_act1<kVnni, W>(nb, w + i * w_stride, group, r, pf);
     return;
   }
   if constexpr (kVnni) {
@@ -821,11 +832,13 @@ inline __m256i load_bsums(const uint8_t* ab) { return load256(ab + kQ8_KBsums); 
 
 // Q2_K: value = d * (scale & 15) * u - dmin * (scale >> 4), u in 0..3, 16 sub-blocks of 16.
 template <int N>
-void dot_q2_k_n(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, float* out) {
+void dot_q2_k_n(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, float* out,
+                StreamPrefetch* pf) {
   float sum[N] = {};
   const __m256i m3 = _mm256_set1_epi8(3);
   for (int64_t b = 0; b < n / kQkK; ++b) {
     const uint8_t* wb = w + b * kQ2_KBytes;
+    if (pf != nullptr) pf->consumed(wb + kQ2_KBytes);
     const float dw = half_f16c(wb + 80);
     const float dminw = half_f16c(wb + 82);
     const __m128i packed = load128(wb);
@@ -871,12 +884,14 @@ inline __m128i q3_k_scales(const uint8_t* packed) {
 // Q3_K: value = d * scale * (u - 4), u = low 2 bits | high bit << 2, 16 sub-blocks of 16.
 // sum(scale * (u - 4) * q) = sum(scale * u * q) - 4 * sum(scale * bsum).
 template <int N>
-void dot_q3_k_n(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, float* out) {
+void dot_q3_k_n(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, float* out,
+                StreamPrefetch* pf) {
   float sum[N] = {};
   const __m256i m3 = _mm256_set1_epi8(3);
   const __m256i m1 = _mm256_set1_epi8(1);
   for (int64_t b = 0; b < n / kQkK; ++b) {
     const uint8_t* wb = w + b * kQ3_KBytes;
+    if (pf != nullptr) pf->consumed(wb + kQ3_KBytes);
     const float dw = half_f16c(wb + 108);
     const __m256i scales16 = _mm256_cvtepi8_epi16(q3_k_scales(wb + 96));
     const PairScales scales(scales16);
@@ -922,7 +937,8 @@ inline __m128i q45_k_scales_mins(const uint8_t* packed) {
 // Q4_K / Q5_K: value = d * scale * u - dmin * min, 8 sub-blocks of 32, u in 0..15 (Q4_K) or
 // 0..31 (Q5_K, fifth bits in qh).
 template <bool kFive, int N>
-void dot_q45_k_n(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, float* out) {
+void dot_q45_k_n(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, float* out,
+                 StreamPrefetch* pf) {
   constexpr size_t kBytes = kFive ? kQ5_KBytes : kQ4_KBytes;
   constexpr size_t kQs = kFive ? 48 : 16;
   float sum[N] = {};
@@ -930,6 +946,7 @@ void dot_q45_k_n(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride,
   const __m256i m1 = _mm256_set1_epi8(1);
   for (int64_t b = 0; b < n / kQkK; ++b) {
     const uint8_t* wb = w + b * kBytes;
+    if (pf != nullptr) pf->consumed(wb + kBytes);
     const float dw = half_f16c(wb);
     const float dminw = half_f16c(wb + 2);
     const __m128i sm = q45_k_scales_mins(wb + 4);
@@ -1131,12 +1148,14 @@ struct PackedQ45K {
 // Q6_K: value = d * scale * (u - 32), u = 4 low bits (ql) | 2 high bits (qh) << 4, 16 sub-blocks
 // of 16 with int8 scales. sum(scale * (u - 32) * q) = sum(scale * u * q) - 32 * sum(scale * bsum).
 template <int N>
-void dot_q6_k_n(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, float* out) {
+void dot_q6_k_n(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, float* out,
+                StreamPrefetch* pf) {
   float sum[N] = {};
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   const __m256i m2 = _mm256_set1_epi8(3);
   for (int64_t b = 0; b < n / kQkK; ++b) {
     const uint8_t* wb = w + b * kQ6_KBytes;
+    if (pf != nullptr) pf->consumed(wb + kQ6_KBytes);
     const float dw = half_f16c(wb + 208);
     const __m256i scales16 = _mm256_cvtepi8_epi16(load128(wb + 192));
     const PairScales scales(scales16);
@@ -1258,20 +1277,20 @@ inline void q6_k_packed8_acts4(int64_t nb, const uint8_t* packed, const uint8_t*
 
 // One weight row x up to four activation rows, the kernel chosen by the number of rows.
 template <template <int> class K>
-void by_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, int n_act,
-             float* out) {
+void by_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, int n_act, float* out,
+             StreamPrefetch* pf) {
   switch (n_act) {
     case 1:
-      K<1>::run(n, w, act, stride, out);
+      K<1>::run(n, w, act, stride, out, pf);
       return;
     case 2:
-      K<2>::run(n, w, act, stride, out);
+      K<2>::run(n, w, act, stride, out, pf);
       return;
     case 3:
-      K<3>::run(n, w, act, stride, out);
+      K<3>::run(n, w, act, stride, out, pf);
       return;
     default:
-      K<4>::run(n, w, act, stride, out);
+      K<4>::run(n, w, act, stride, out, pf);
       return;
   }
 }
@@ -1285,9 +1304,10 @@ void tile_by_rows(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_w, con
   for (int64_t c = 0; c < n_act; c += kMaxActRows) {
     const int count = static_cast<int>(n_act - c < kMaxActRows ? n_act - c : kMaxActRows);
     const uint8_t* act = acts + (a0 + c) * group_bytes;
+    StreamPrefetch pf(w);
     for (int64_t i = 0; i < n_w; ++i) {
-      if (c == 0) prefetch_ahead(w + i * w_stride, w_stride);  // later passes find them cached
-      by_rows<K>(n, w + i * w_stride, act, group_bytes, count, result);
+      // Later passes find the rows cached.
+      by_rows<K>(n, w + i * w_stride, act, group_bytes, count, result, c == 0 ? &pf : nullptr);
       for (int j = 0; j < count; ++j) out[(c + j) * out_stride + i] = result[j];
     }
   }
@@ -1297,29 +1317,33 @@ template <bool kBf16>
 struct HalfKernel {
   template <int N>
   struct K {
-    static void run(int64_t n, const uint8_t* w, const uint8_t* a, size_t s, float* o) {
-      dot_half_n<kBf16, N>(n, w, a, s, o);
+    static void run(int64_t n, const uint8_t* w, const uint8_t* a, size_t s, float* o,
+                    StreamPrefetch* pf) {
+      dot_half_n<kBf16, N>(n, w, a, s, o, pf);
     }
   };
 };
 template <int N>
 struct Q2KKernel {
-  static void run(int64_t n, const uint8_t* w, const uint8_t* a, size_t s, float* o) {
-    dot_q2_k_n<N>(n, w, a, s, o);
+  static void run(int64_t n, const uint8_t* w, const uint8_t* a, size_t s, float* o,
+                  StreamPrefetch* pf) {
+    dot_q2_k_n<N>(n, w, a, s, o, pf);
   }
 };
 template <int N>
 struct Q3KKernel {
-  static void run(int64_t n, const uint8_t* w, const uint8_t* a, size_t s, float* o) {
-    dot_q3_k_n<N>(n, w, a, s, o);
+  static void run(int64_t n, const uint8_t* w, const uint8_t* a, size_t s, float* o,
+                  StreamPrefetch* pf) {
+    dot_q3_k_n<N>(n, w, a, s, o, pf);
   }
 };
 template <bool kFive>
 struct Q45KKernel {
   template <int N>
   struct K {
-    static void run(int64_t n, const uint8_t* w, const uint8_t* a, size_t s, float* o) {
-      dot_q45_k_n<kFive, N>(n, w, a, s, o);
+    static void run(int64_t n, const uint8_t* w, const uint8_t* a, size_t s, float* o,
+                    StreamPrefetch* pf) {
+      dot_q45_k_n<kFive, N>(n, w, a, s, o, pf);
     }
   };
 };
@@ -1341,8 +1365,9 @@ void tile_q45_k(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_w, const
 
 template <int N>
 struct Q6KKernel {
-  static void run(int64_t n, const uint8_t* w, const uint8_t* a, size_t s, float* o) {
-    dot_q6_k_n<N>(n, w, a, s, o);
+  static void run(int64_t n, const uint8_t* w, const uint8_t* a, size_t s, float* o,
+                  StreamPrefetch* pf) {
+    dot_q6_k_n<N>(n, w, a, s, o, pf);
   }
 };
 
