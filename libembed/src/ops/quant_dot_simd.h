@@ -11,9 +11,10 @@
 // quant_dot.cpp — the same operations in the same order, no FMA — so results are bit-identical
 // across instruction sets.
 //
-// The kernels that read a weight row once (one activation row, or the first pass of a batch) fetch
-// the rows ahead of use as they go (StreamPrefetch, quant_dot_common.h): a StreamPrefetch* of
-// nullptr says the rows are cached already.
+// The decode kernels (one activation row), and the F16/BF16 and k-quant kernels in the first pass
+// of a batch, fetch the weight rows ahead of use as they go (StreamPrefetch, quant_dot_common.h;
+// a StreamPrefetch* of nullptr says the rows are cached already). The legacy types' batch kernels
+// do not prefetch.
 //
 // Unsigned x signed byte products go through vpmaddubsw (AVX2), which saturates its int16 pair
 // sums: safe here because one side is always at most 128 in magnitude and the activations at
