@@ -5,7 +5,7 @@
 #include <memory>
 #include <vector>
 
-#include "ops/quant_dot_common.h"
+#include "ops/stream_prefetch.h"
 #include "ragkit/common/huge_page_memory.h"
 #include "ragkit/embed/profile.h"
 
@@ -21,7 +21,7 @@ namespace {
 template <bool kPrefetch>
 [[gnu::always_inline]] inline uint64_t sum_words(const uint64_t* p, size_t n) {
   uint64_t acc[8] = {};
-  ops::detail::StreamPrefetch prefetch(p);
+  ops::StreamPrefetch prefetch(p);
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     if constexpr (kPrefetch) prefetch.consumed(p + i + 8);

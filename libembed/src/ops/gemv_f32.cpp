@@ -2,6 +2,8 @@
 
 #include <immintrin.h>
 
+#include "ops/stream_prefetch.h"
+
 namespace ragkit::embed::ops {
 
 namespace {
@@ -24,11 +26,13 @@ __attribute__((target("avx2,fma"))) void rows_avx2(const float* w, int64_t in, i
                                                    const float* x, float* y, int64_t y_stride,
                                                    int64_t o0, int64_t o1) {
   const int64_t vec_end = in & ~int64_t{7};
+  StreamPrefetch prefetch(w + o0 * ws);
   for (int64_t o = o0; o < o1; ++o) {
     const float* wr = w + o * ws;
     __m256 acc[N];
     for (int r = 0; r < N; ++r) acc[r] = _mm256_setzero_ps();
     for (int64_t i = 0; i < vec_end; i += 8) {
+      prefetch.consumed(wr + i + 8);
       const __m256 wv = _mm256_loadu_ps(wr + i);
       for (int r = 0; r < N; ++r) acc[r] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + r * in + i), acc[r]);
     }
@@ -49,11 +53,13 @@ __attribute__((target("avx512f"))) void rows_avx512(const float* w, int64_t in, 
                                                      int64_t o0, int64_t o1) {
   const int64_t vec_end = in & ~int64_t{15};
   const __mmask16 tail = static_cast<__mmask16>((1u << (in - vec_end)) - 1u);
+  StreamPrefetch prefetch(w + o0 * ws);
   for (int64_t o = o0; o < o1; ++o) {
     const float* wr = w + o * ws;
     __m512 acc[N];
     for (int r = 0; r < N; ++r) acc[r] = _mm512_setzero_ps();
     for (int64_t i = 0; i < vec_end; i += 16) {
+      prefetch.consumed(wr + i + 16);
       const __m512 wv = _mm512_loadu_ps(wr + i);
       for (int r = 0; r < N; ++r) acc[r] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x + r * in + i), acc[r]);
     }
