@@ -665,9 +665,9 @@ TEST(QuantDot, LinearGivesARowTheSameOutputInAnyBatch) {
 }
 
 // Several matrices of one input at once (q/k/v, gate/up): bit for bit what one linear() each
-// gives — matrices of one type decoded in one pass, mixed types, batches and F32 one at a time —
-// with 1, 2 and 3 threads (the cut between the threads' runs falls inside a matrix and on a
-// matrix's edge).
+// gives — a decoded row's matrices in one pass whatever their types (F32 and quantized ones
+// mixed too), batches one matrix at a time, and more matrices than one pass takes — with 1, 2
+// and 3 threads (the cut between the threads' runs falls inside a matrix and on a matrix's edge).
 TEST(QuantDot, LinearManyEqualsOneLinearEach) {
   std::mt19937 rng(23);
   MatmulScratch scratch;
@@ -698,7 +698,18 @@ TEST(QuantDot, LinearManyEqualsOneLinearEach) {
       {{DType::kQ5_0, 24}, {DType::kQ6_K, 8}, {DType::kQ5_0, 8}},    // a Q4_K_M mix
       {{DType::kF16, 9}, {DType::kF16, 5}},
       {{DType::kF32, 9}, {DType::kF32, 5}},
+      {{DType::kQ8_0, 12}, {DType::kF32, 7}, {DType::kQ5_0, 9}, {DType::kQ8_0, 4}},
+      {{DType::kQ4_0, 3},
+       {DType::kQ4_0, 5},
+       {DType::kQ4_0, 2},
+       {DType::kQ4_0, 4},  // nine:
+       {DType::kQ4_0, 3},
+       {DType::kQ4_0, 6},
+       {DType::kQ4_0, 1},
+       {DType::kQ4_0, 2},   // more than
+       {DType::kQ4_0, 7}},  // one pass
   };
+  static_assert(kMaxDecodeMatrices < 9);
   for (const auto& set : sets) {
     std::vector<Matrix> ms;
     for (size_t i = 0; i < set.size(); ++i) ms.push_back(make(set[i].first, set[i].second, i != 1));

@@ -68,8 +68,7 @@ void linear_f32(ThreadPool& pool, const float* x, int64_t n, const Linear& l, fl
   const int64_t in = l.in(), out = l.out();
   const float* w = static_cast<const float*>(l.weight.data);
   if (n <= kGemvMaxRows) {
-    // Decoding: stream each weight row once (gemv_f32.h), the rows shared as in
-    // linear_dot_decode_many.
+    // A few rows: stream each weight row once (gemv_f32.h), the rows shared as in decode_pass.
     const int64_t threads = pool.size();
     scratch.runs.reset(out, static_cast<int>(threads), chunk_rows(static_cast<size_t>(in) * 4));
     pool.parallel_for(static_cast<size_t>(threads), [&](size_t task, int) {
@@ -183,7 +182,7 @@ Status linear_dot(ThreadPool& pool, const float* x, int64_t n, const Linear& l, 
   // Blocks of output rows: about four per thread, and small enough (~128 KiB of weights) to stay
   // in the core's cache while the task's activation rows go past them; the activation rows in
   // blocks of 64 so that long batches make enough tasks. (One decoded row goes through
-  // linear_dot_decode_many instead.)
+  // decode_pass instead.)
   const int64_t threads = pool.size();
   const int64_t tasks_per_thread = 4;
   int64_t rows_per_task =
@@ -207,36 +206,90 @@ Status linear_dot(ThreadPool& pool, const float* x, int64_t n, const Linear& l, 
   return Status();
 }
 
-// One decoded row times one or more matrices of one weight type and input width (linear(), and
-// linear_many's one pass): the activation converted once, and the rows of all the matrices, end
-// to end, shared among the threads (row_runs.h). Decoding streams every weight from memory once:
-// one contiguous run of rows per thread reads at about twice the bandwidth of four smaller tasks
-// per thread taken in turns (measured on a 30-layer Q8_0 model: 10 -> 20 GB/s), whose
-// interleaved streams defeat the prefetchers.
-Status linear_dot_decode_many(ThreadPool& pool, const float* x, std::span<const LinearOutput> outs,
-                              MatmulScratch& scratch) {
-  const TensorView& first = outs[0].linear->weight;
+// Whether l's F32 weights can be read in place (aligned, rows end to end).
+bool f32_in_place(const Linear& l) {
+  const TensorView& tv = l.weight;
+  return tv.dtype == DType::kF32 && reinterpret_cast<uintptr_t>(tv.data) % alignof(float) == 0 &&
+         tv.row_stride() == static_cast<size_t>(l.in()) * sizeof(float);
+}
+
+// Whether a batch of n rows times these weights goes through the dot kernels.
+bool uses_dot_kernels(DType dtype, int64_t n) {
+  if (dtype == DType::kF32 || !has_dot_kernel(dtype)) return false;
+  return !((dtype == DType::kF16 || dtype == DType::kBF16) && n >= tile_min_rows(dtype));
+}
+
+// Whether one decoded row times l goes through decode_pass.
+bool decodes_in_pass(const Linear& l) {
+  return l.weight.dtype == DType::kF32 ? f32_in_place(l) : uses_dot_kernels(l.weight.dtype, 1);
+}
+
+// One decoded row times one or more matrices of the same input width (linear(), and
+// linear_many's one pass), whatever their weight types (decodes_in_pass): the activation
+// converted once per type, and the rows of all the matrices, end to end, shared among the threads
+// (row_runs.h). Decoding streams every weight from memory once: one contiguous run of rows per
+// thread reads at about twice the bandwidth of four smaller tasks per thread taken in turns
+// (measured on a 30-layer Q8_0 model: 10 -> 20 GB/s), whose interleaved streams defeat the
+// prefetchers. Mixed types share the pass because quantized files mix them within a layer (a
+// Q4_K_M file's v beside its Q5_0 q and k), and every pass ends with the threads waiting for each
+// other.
+Status decode_pass(ThreadPool& pool, const float* x, std::span<const LinearOutput> outs,
+                   MatmulScratch& scratch) {
   const int64_t in = outs[0].linear->in();
-  const DotTileFn tile = dot_tile_kernel(first.dtype);
-  if (tile == nullptr) return Status::internal("no dot kernel for " + first.describe());
-  const ActivationLayout layout = prepare_activations(pool, x, 1, first.dtype, in, scratch);
-  const uint8_t* acts = scratch.activations.data();
+  if (outs.size() > kMaxDecodeMatrices) {
+    return Status::internal("decode pass of " + std::to_string(outs.size()) + " matrices");
+  }
+  const std::span<DecodeMatrix> plan(scratch.decode_plan.data(), outs.size());
+  size_t act_bytes = 0, widest_row = 0;
   int64_t total = 0;
-  for (const LinearOutput& o : outs) total += o.linear->out();
+  for (size_t i = 0; i < outs.size(); ++i) {
+    const LinearOutput& o = outs[i];
+    const TensorView& tv = o.linear->weight;
+    DecodeMatrix& m = plan[i];
+    m = DecodeMatrix{};
+    m.out = &o;
+    if (tv.dtype != DType::kF32) {
+      m.tile = dot_tile_kernel(tv.dtype);
+      if (m.tile == nullptr) return Status::internal("no dot kernel for " + tv.describe());
+      m.group_bytes = activation_layout(tv.dtype, in).group_bytes;
+      const auto earlier = plan.first(i);
+      const auto same_type =
+          std::find_if(earlier.begin(), earlier.end(), [&](const DecodeMatrix& e) {
+            return e.prepares && e.out->linear->weight.dtype == tv.dtype;
+          });
+      m.prepares = same_type == earlier.end();
+      m.acts_offset = m.prepares ? act_bytes : same_type->acts_offset;
+      if (m.prepares) act_bytes += (m.group_bytes + 63) & ~size_t{63};
+    }
+    widest_row = std::max(widest_row, tv.row_stride());
+    total += o.linear->out();
+  }
+  if (scratch.activations.size() < act_bytes) scratch.activations.resize(act_bytes);
+  uint8_t* acts = scratch.activations.data();
+  for (const DecodeMatrix& m : plan) {
+    if (m.prepares) {
+      prepare_activation_group(m.out->linear->weight.dtype, x, in, 1, acts + m.acts_offset);
+    }
+  }
   const int threads = pool.size();
-  scratch.runs.reset(total, threads, chunk_rows(first.row_stride()));
+  scratch.runs.reset(total, threads, chunk_rows(widest_row));
   pool.parallel_for(static_cast<size_t>(threads), [&](size_t task, int) {
     int64_t g0 = 0, g1 = 0;
     while (scratch.runs.next(static_cast<int>(task), &g0, &g1)) {
       int64_t base = 0;  // the first row of this matrix in the concatenation
-      for (const LinearOutput& o : outs) {
-        const TensorView& tv = o.linear->weight;
-        const int64_t out = o.linear->out();
+      for (const DecodeMatrix& m : plan) {
+        const Linear& l = *m.out->linear;
+        const TensorView& tv = l.weight;
+        const int64_t out = l.out();
         const int64_t r0 = std::max<int64_t>(g0 - base, 0), r1 = std::min(g1 - base, out);
         if (r0 < r1) {
-          tile(in, tv.row(r0), tv.row_stride(), r1 - r0, acts, layout.group_bytes, 0, 1, o.y + r0,
-               static_cast<size_t>(out));
-          add_bias(o.linear->bias, o.y, out, 0, 1, r0, r1);
+          if (m.tile != nullptr) {
+            m.tile(in, tv.row(r0), tv.row_stride(), r1 - r0, acts + m.acts_offset, m.group_bytes, 0,
+                   1, m.out->y + r0, static_cast<size_t>(out));
+          } else {
+            gemv_f32(static_cast<const float*>(tv.data), in, in, x, 1, m.out->y, out, r0, r1);
+          }
+          add_bias(l.bias, m.out->y, out, 0, 1, r0, r1);
         }
         base += out;
       }
@@ -266,12 +319,6 @@ void record(int64_t n, int64_t in, int64_t out, std::chrono::steady_clock::time_
       std::memory_order_relaxed);
 }
 
-// Whether a batch of n rows times these weights goes through the dot kernels.
-bool uses_dot_kernels(DType dtype, int64_t n) {
-  if (dtype == DType::kF32 || !has_dot_kernel(dtype)) return false;
-  return !((dtype == DType::kF16 || dtype == DType::kBF16) && n >= tile_min_rows(dtype));
-}
-
 }  // namespace
 
 Status linear(ThreadPool& pool, const float* x, int64_t n, const Linear& l, float* y,
@@ -283,17 +330,17 @@ Status linear(ThreadPool& pool, const float* x, int64_t n, const Linear& l, floa
   if (n <= 0 || out <= 0) return Status();
   RAGKIT_RETURN_IF_ERROR(check_rows(l));
   Status status;
-  if (tv.dtype == DType::kF32) {
-    if (reinterpret_cast<uintptr_t>(tv.data) % alignof(float) == 0 &&
-        tv.row_stride() == static_cast<size_t>(in) * sizeof(float)) {
+  if (n == 1 && decodes_in_pass(l)) {
+    const LinearOutput one[] = {{&l, y}};
+    status = decode_pass(pool, x, one, scratch);
+  } else if (tv.dtype == DType::kF32) {
+    if (f32_in_place(l)) {
       linear_f32(pool, x, n, l, y, scratch);
     } else {
       status = linear_tiles(pool, x, n, l, y, scratch);
     }
   } else if (uses_dot_kernels(tv.dtype, n)) {
-    const LinearOutput one[] = {{&l, y}};
-    status = n == 1 ? linear_dot_decode_many(pool, x, one, scratch)
-                    : linear_dot(pool, x, n, l, y, scratch);
+    status = linear_dot(pool, x, n, l, y, scratch);
   } else if (tv.dtype == DType::kF16 || tv.dtype == DType::kBF16) {
     status = linear_tiles(pool, x, n, l, y, scratch);
   } else {
@@ -307,12 +354,11 @@ Status linear(ThreadPool& pool, const float* x, int64_t n, const Linear& l, floa
 
 Status linear_many(ThreadPool& pool, const float* x, int64_t n, std::span<const LinearOutput> outs,
                    MatmulScratch& scratch) {
-  bool together = n == 1 && !outs.empty();
+  bool together = n == 1 && !outs.empty() && outs.size() <= kMaxDecodeMatrices;
   for (const LinearOutput& o : outs) {
     const Linear& l = *o.linear;
-    together = together && l.weight.dtype == outs[0].linear->weight.dtype &&
-               l.in() == outs[0].linear->in() && l.out() > 0 &&
-               uses_dot_kernels(l.weight.dtype, n) && check_rows(l).ok();
+    together = together && l.in() == outs[0].linear->in() && l.out() > 0 && check_rows(l).ok() &&
+               decodes_in_pass(l);
   }
   if (!together) {
     for (const LinearOutput& o : outs) {
@@ -322,7 +368,7 @@ Status linear_many(ThreadPool& pool, const float* x, int64_t n, std::span<const 
   }
   init_blas();
   const auto started = std::chrono::steady_clock::now();
-  RAGKIT_RETURN_IF_ERROR(linear_dot_decode_many(pool, x, outs, scratch));
+  RAGKIT_RETURN_IF_ERROR(decode_pass(pool, x, outs, scratch));
   int64_t total = 0;
   for (const LinearOutput& o : outs) total += o.linear->out();
   record(n, outs[0].linear->in(), total, started);

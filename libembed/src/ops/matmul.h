@@ -20,16 +20,37 @@
 // one caller at a time.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <vector>
 
+#include "ops/quant_dot.h"
 #include "ops/row_runs.h"
 #include "ragkit/common/status.h"
 #include "ragkit/common/thread_pool.h"
 #include "ragkit/embed/model.h"
 
 namespace ragkit::embed::ops {
+
+// One product of linear_many: y = x * linear->weight^T + linear->bias.
+struct LinearOutput {
+  const Linear* linear = nullptr;
+  float* y = nullptr;
+};
+
+// The most matrices one decoded row's pass over the weights takes (linear_many with more runs
+// them one after the other).
+inline constexpr size_t kMaxDecodeMatrices = 8;
+
+// One matrix of a decoded row's pass over the weights (matmul.cpp's decode_pass).
+struct DecodeMatrix {
+  const LinearOutput* out = nullptr;
+  DotTileFn tile = nullptr;  // nullptr: F32 weights, through gemv_f32
+  size_t acts_offset = 0;    // its converted activation in MatmulScratch::activations
+  size_t group_bytes = 0;
+  bool prepares = false;  // the pass's first matrix of its type: converts the activation
+};
 
 // Scratch reused across calls so that steady-state forward passes allocate nothing: buffers only
 // grow, to the largest batch and matrix seen.
@@ -38,18 +59,13 @@ struct MatmulScratch {
   std::vector<float> rounded;        // F16/BF16-rounded activation rows (tile path)
   std::vector<float> tiles;          // one F32 tile of weight rows per pool thread (tile path)
   RowRuns runs;                      // the threads' shares of a decoded row's products
+  std::array<DecodeMatrix, kMaxDecodeMatrices> decode_plan;  // the matrices of a decode pass
 };
 
 // y[n][out] = x[n][in] * W^T + bias. x and y must not overlap. Weight types: F32, F16, BF16 and
 // the block-quantized types with dot kernels; anything else is not_supported.
 Status linear(ThreadPool& pool, const float* x, int64_t n, const Linear& l, float* y,
               MatmulScratch& scratch);
-
-// One product of linear_many: y = x * linear->weight^T + linear->bias.
-struct LinearOutput {
-  const Linear* linear = nullptr;
-  float* y = nullptr;
-};
 
 // Several products of the same input (q, k and v; gate and up): the same results as one
 // linear() each. When decoding one row through the dot kernels with weights of one type, the row
