@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <new>
 #include <string>
 
 #include "ops/quant_dot.h"
@@ -24,13 +25,18 @@ KvCache::KvCache(const ModelConfig& config, int64_t n_ctx, KvType type)
       n_ctx_(n_ctx < 0 ? 0 : n_ctx),
       width_(config.n_head_kv * config.head_dim()),
       head_dim_(config.head_dim() > 0 ? config.head_dim() : 1) {
-  const size_t n = static_cast<size_t>(config.n_layer * n_ctx_ * width_);
+  const size_t n = static_cast<size_t>(std::max<int64_t>(config.n_layer * n_ctx_ * width_, 0));
+  const size_t element = type_ == KvType::kF16 ? sizeof(uint16_t) : sizeof(float);
+  if (n == 0) return;
+  Result<HugePageMemory> memory = HugePageMemory::allocate(2 * n * element);
+  if (!memory.ok()) throw std::bad_alloc();
+  memory_ = std::move(*memory);
   if (type_ == KvType::kF16) {
-    k16_.resize(n);
-    v16_.resize(n);
+    k16_ = reinterpret_cast<uint16_t*>(memory_.data());
+    v16_ = k16_ + n;
   } else {
-    k_.resize(n);
-    v_.resize(n);
+    k_ = reinterpret_cast<float*>(memory_.data());
+    v_ = k_ + n;
   }
 }
 
@@ -43,11 +49,11 @@ void KvCache::store(int64_t layer, const float* keys, const float* values, int64
       const float* v = values + i * width_ + kh * hd;
       const size_t to = base + static_cast<size_t>(i * hd);
       if (type_ == KvType::kF16) {
-        ops::narrow_to_f16(k, k16_.data() + to, hd);
-        ops::narrow_to_f16(v, v16_.data() + to, hd);
+        ops::narrow_to_f16(k, k16_ + to, hd);
+        ops::narrow_to_f16(v, v16_ + to, hd);
       } else {
-        std::copy_n(k, hd, k_.data() + to);
-        std::copy_n(v, hd, v_.data() + to);
+        std::copy_n(k, hd, k_ + to);
+        std::copy_n(v, hd, v_ + to);
       }
     }
   }

@@ -55,6 +55,34 @@ TEST(KvCache, HalfCacheHoldsHalfTheBytesAndStoresRoundedValues) {
   }
 }
 
+// The cache's memory moves with it (it is held in one mapping, not in vectors), and a cache of no
+// tokens holds none.
+TEST(KvCache, MovesWithItsContentsAndAnEmptyCacheHoldsNothing) {
+  ModelConfig c;
+  c.n_embd = 16;
+  c.n_head = 4;
+  c.n_head_kv = 2;
+  c.n_layer = 2;
+  std::vector<float> k(8), v(8);
+  for (int i = 0; i < 8; ++i) {
+    k[static_cast<size_t>(i)] = static_cast<float>(i);
+    v[static_cast<size_t>(i)] = 0.5f * static_cast<float>(i);
+  }
+  KvCache a(c, 4, KvType::kF32);
+  a.store(1, k.data(), v.data(), 1);
+  KvCache b(std::move(a));
+  EXPECT_EQ(b.bytes(), 2u * 2 * 4 * 8 * sizeof(float));
+  for (int64_t h = 0; h < 2; ++h) {
+    for (int64_t j = 0; j < 4; ++j) {
+      EXPECT_EQ(b.keys(1, h)[j], k[static_cast<size_t>(h * 4 + j)]);
+      EXPECT_EQ(b.values(1, h)[j], v[static_cast<size_t>(h * 4 + j)]);
+    }
+  }
+  KvCache none(c, 0, KvType::kF16);
+  EXPECT_EQ(none.bytes(), 0u);
+  EXPECT_EQ(none.capacity(), 0);
+}
+
 struct Logits {
   std::vector<float> batch;    // the last position's logits after a prefill in batches of 3
   std::vector<float> stepped;  // the same after feeding one token at a time
