@@ -44,6 +44,18 @@ uint64_t weight_bytes_per_token(const embed::Model& model) {
   return bytes + model.weights().output.weight.n_bytes;
 }
 
+// Bytes of KV cache one decoded token reads on average over the measured decode: every layer's
+// keys and values of every position before it (prompt + 1 ... prompt + decode), at the cache's
+// element size. Not part of the bound, which counts weights; printed beside it, because at a few
+// hundred positions it is a tenth of what a small quantized model reads per token.
+uint64_t kv_bytes_per_token(const embed::ModelConfig& c, embed::KvType type, int64_t prompt,
+                            int64_t decode) {
+  const double positions = static_cast<double>(prompt) + static_cast<double>(decode + 1) / 2.0;
+  const double element = type == embed::KvType::kF16 ? 2.0 : 4.0;
+  return static_cast<uint64_t>(2.0 * static_cast<double>(c.n_layer * c.n_head_kv * c.head_dim()) *
+                               element * positions);
+}
+
 std::string run_capture(const std::string& cmd, int& exit_code) {
   std::string out;
   FILE* p = ::popen(cmd.c_str(), "r");
@@ -128,6 +140,10 @@ int run_bench_generate(const BenchGenerateOptions& o) {
   if (bandwidth <= 0)
     return report_error("cannot allocate the buffer that measures the memory bandwidth");
   const double bound_tps = bandwidth * 1e9 / static_cast<double>(bytes_per_token);
+  const uint64_t kv_bytes =
+      kv_bytes_per_token(model.config(), o.cache_type, o.prompt_tokens, o.decode_tokens);
+  const double bound_with_kv_tps =
+      bandwidth * 1e9 / static_cast<double>(bytes_per_token + kv_bytes);
 
   nlohmann::ordered_json out;
   out["model"] = model.name();
@@ -145,6 +161,9 @@ int run_bench_generate(const BenchGenerateOptions& o) {
   out["read_bandwidth_gb_per_second"] = bandwidth;
   out["decode_bound_tokens_per_second"] = bound_tps;
   out["decode_share_of_bound"] = decode_tps / bound_tps;
+  out["kv_bytes_per_token"] = kv_bytes;
+  out["decode_bound_with_kv_tokens_per_second"] = bound_with_kv_tps;
+  out["decode_share_of_bound_with_kv"] = decode_tps / bound_with_kv_tps;
 
   if (o.peer == "llama.cpp") {
     std::string script = o.peer_script;
@@ -187,6 +206,11 @@ int run_bench_generate(const BenchGenerateOptions& o) {
                 "%.1f GB/s read bandwidth): %.0f%% of the bound\n",
                 static_cast<long long>(o.decode_tokens), decode_tps, bound_tps,
                 static_cast<double>(bytes_per_token) / 1e6, bandwidth, 100.0 * decode_tps / bound_tps);
+    std::printf(
+        "         with the KV cache it reads too (%.1f MB per token on average): bound %.1f "
+        "tokens/s, %.0f%% of it\n",
+        static_cast<double>(kv_bytes) / 1e6, bound_with_kv_tps,
+        100.0 * decode_tps / bound_with_kv_tps);
     if (out.contains("llama.cpp")) {
       const auto& p = out["llama.cpp"];
       std::printf("llama.cpp: prefill %.1f tokens/s, decode %.1f tokens/s -> ragkit %.2fx prefill, %.2fx decode\n",
