@@ -64,5 +64,23 @@ TEST(Elementwise, SoftmaxOfARowWithNanIsNanNotUndefined) {
   EXPECT_NEAR(ok[2], std::exp(3.0f) / z, 1e-6f);
 }
 
+// exp_minus_max finds the maximum wherever it sits: in any of the vector lanes or in the tail
+// past the last whole vector, for lengths around the vector width.
+TEST(Elementwise, ExpMinusMaxFindsTheMaximumInEveryPosition) {
+  for (int64_t n : {1, 2, 15, 16, 17, 31, 32, 33, 47, 300}) {
+    for (int64_t at = 0; at < n; ++at) {
+      std::vector<float> x(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i)
+        x[static_cast<size_t>(i)] = -0.25f * static_cast<float>(i % 7);
+      x[static_cast<size_t>(at)] = 3.0f;
+      float max = 0.0f;
+      const float sum = exp_minus_max(x.data(), n, &max);
+      ASSERT_EQ(max, 3.0f) << "n " << n << " max at " << at;
+      ASSERT_EQ(x[static_cast<size_t>(at)], 1.0f) << "n " << n << " max at " << at;
+      ASSERT_GE(sum, 1.0f);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ragkit::embed::ops
