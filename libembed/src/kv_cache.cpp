@@ -31,13 +31,7 @@ KvCache::KvCache(const ModelConfig& config, int64_t n_ctx, KvType type)
   Result<HugePageMemory> memory = HugePageMemory::allocate(2 * n * element);
   if (!memory.ok()) throw std::bad_alloc();
   memory_ = std::move(*memory);
-  if (type_ == KvType::kF16) {
-    k16_ = reinterpret_cast<uint16_t*>(memory_.data());
-    v16_ = k16_ + n;
-  } else {
-    k_ = reinterpret_cast<float*>(memory_.data());
-    v_ = k_ + n;
-  }
+  elements_ = n;
 }
 
 void KvCache::store(int64_t layer, const float* keys, const float* values, int64_t n) {
@@ -49,11 +43,11 @@ void KvCache::store(int64_t layer, const float* keys, const float* values, int64
       const float* v = values + i * width_ + kh * hd;
       const size_t to = base + static_cast<size_t>(i * hd);
       if (type_ == KvType::kF16) {
-        ops::narrow_to_f16(k, k16_ + to, hd);
-        ops::narrow_to_f16(v, v16_ + to, hd);
+        ops::narrow_to_f16(k, f16() + to, hd);
+        ops::narrow_to_f16(v, f16() + elements_ + to, hd);
       } else {
-        std::copy_n(k, hd, k_ + to);
-        std::copy_n(v, hd, v_ + to);
+        std::copy_n(k, hd, f32() + to);
+        std::copy_n(v, hd, f32() + elements_ + to);
       }
     }
   }

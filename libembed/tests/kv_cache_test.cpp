@@ -26,12 +26,18 @@ TEST(KvCache, TypeNamesRoundTrip) {
   EXPECT_EQ(parse_kv_type(""), std::nullopt);
 }
 
-TEST(KvCache, HalfCacheHoldsHalfTheBytesAndStoresRoundedValues) {
+// A model of n_layer layers, 16 wide, 4 heads of 4 sharing 2 key/value heads.
+ModelConfig small_config(int64_t n_layer) {
   ModelConfig c;
   c.n_embd = 16;
   c.n_head = 4;
   c.n_head_kv = 2;
-  c.n_layer = 3;
+  c.n_layer = n_layer;
+  return c;
+}
+
+TEST(KvCache, HalfCacheHoldsHalfTheBytesAndStoresRoundedValues) {
+  const ModelConfig c = small_config(3);
   KvCache f32(c, 10, KvType::kF32), f16(c, 10, KvType::kF16);
   EXPECT_EQ(f32.bytes(), 2u * 3 * 10 * 8 * sizeof(float));
   EXPECT_EQ(f16.bytes(), f32.bytes() / 2);
@@ -58,11 +64,7 @@ TEST(KvCache, HalfCacheHoldsHalfTheBytesAndStoresRoundedValues) {
 // The cache's memory moves with it (it is held in one mapping, not in vectors), and a cache of no
 // tokens holds none.
 TEST(KvCache, MovesWithItsContentsAndAnEmptyCacheHoldsNothing) {
-  ModelConfig c;
-  c.n_embd = 16;
-  c.n_head = 4;
-  c.n_head_kv = 2;
-  c.n_layer = 2;
+  const ModelConfig c = small_config(2);
   std::vector<float> k(8), v(8);
   for (int i = 0; i < 8; ++i) {
     k[static_cast<size_t>(i)] = static_cast<float>(i);

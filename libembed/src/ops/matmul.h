@@ -68,10 +68,11 @@ Status linear(ThreadPool& pool, const float* x, int64_t n, const Linear& l, floa
               MatmulScratch& scratch);
 
 // Several products of the same input (q, k and v; gate and up): the same results as one
-// linear() each. When decoding one row through the dot kernels with weights of one type, the row
-// is converted once and the rows of all the matrices, end to end, are shared among the threads in
-// one pass (row_runs.h): fewer hand-offs between the threads per token, and no thread idle while
-// another finishes a small matrix. Otherwise one linear() after the other.
+// linear() each. When decoding one row (up to kMaxDecodeMatrices matrices of the dot-kernel types
+// or aligned F32, mixed as they come), the row is converted once per weight type and the rows of
+// all the matrices, end to end, are shared among the threads in one pass (row_runs.h): fewer
+// hand-offs between the threads per token, and no thread idle while another finishes a small
+// matrix. Otherwise one linear() after the other.
 Status linear_many(ThreadPool& pool, const float* x, int64_t n, std::span<const LinearOutput> outs,
                    MatmulScratch& scratch);
 

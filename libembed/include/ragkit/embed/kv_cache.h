@@ -60,11 +60,13 @@ class KvCache {
 
   // Position 0 of key/value head `head` in layer `layer`; position t is head_dim() elements
   // further. The float accessors are for F32 caches, the half ones for F16 caches.
-  float* keys(int64_t layer, int64_t head) { return k_ + offset(layer, head); }
-  float* values(int64_t layer, int64_t head) { return v_ + offset(layer, head); }
-  const uint16_t* keys_f16(int64_t layer, int64_t head) const { return k16_ + offset(layer, head); }
+  float* keys(int64_t layer, int64_t head) { return f32() + offset(layer, head); }
+  float* values(int64_t layer, int64_t head) { return f32() + elements_ + offset(layer, head); }
+  const uint16_t* keys_f16(int64_t layer, int64_t head) const {
+    return f16() + offset(layer, head);
+  }
   const uint16_t* values_f16(int64_t layer, int64_t head) const {
-    return v16_ + offset(layer, head);
+    return f16() + elements_ + offset(layer, head);
   }
 
  private:
@@ -79,11 +81,12 @@ class KvCache {
   int64_t width_ = 0;
   int64_t head_dim_ = 1;
   int64_t size_ = 0;
-  HugePageMemory memory_;  // K then V, of the cache's type; empty when n_ctx or width is 0
-  float* k_ = nullptr;     // F32 caches
-  float* v_ = nullptr;
-  uint16_t* k16_ = nullptr;  // F16 caches
-  uint16_t* v16_ = nullptr;
+  // The elements of an F32 or an F16 cache: K, then V at elements_.
+  float* f32() const { return reinterpret_cast<float*>(memory_.data()); }
+  uint16_t* f16() const { return reinterpret_cast<uint16_t*>(memory_.data()); }
+
+  HugePageMemory memory_;  // empty when n_ctx or width is 0
+  size_t elements_ = 0;    // of K (and of V): n_layer * n_ctx * width
 };
 
 }  // namespace ragkit::embed
