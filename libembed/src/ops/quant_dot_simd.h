@@ -12,7 +12,7 @@
 // across instruction sets.
 //
 // The decode kernels (one activation row), and the F16/BF16 and k-quant kernels in the first pass
-// of a batch, fetch the weight rows ahead of use as they go (StreamPrefetch, quant_dot_common.h;
+// of a batch, fetch the weight rows ahead of use as they go (StreamPrefetch, stream_prefetch.h;
 // a StreamPrefetch* of nullptr says the rows are cached already). The legacy types' batch kernels
 // do not prefetch.
 //
