@@ -56,13 +56,17 @@ inline __m256i dot_u8s8_scaled(__m256i u, __m256i s, __m256i scale16) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scale16);
 }
 
-// 32 nibbles of 16 bytes: values 0..15 from the low nibbles, 16..31 from the high ones.
-// (The 16 bytes are loaded into both halves by one broadcast load, and the upper half shifted by
-// a per-lane count: no cross-lane shuffle, which competes for one port on Intel cores.)
-inline __m256i nibbles_32(const uint8_t* p) {
+// The 16 bytes at p in both halves, the upper half shifted right by 4: the nibbles of
+// nibbles_32 in the low four bits of each byte, not yet masked. (One broadcast load, and a
+// per-lane shift count: no cross-lane shuffle, which competes for one port on Intel cores.)
+inline __m256i unmasked_nibbles_32(const uint8_t* p) {
   const __m256i both = _mm256_broadcastsi128_si256(load128(p));
-  const __m256i shifted = _mm256_srlv_epi64(both, _mm256_setr_epi64x(0, 0, 4, 4));
-  return _mm256_and_si256(shifted, _mm256_set1_epi8(0x0F));
+  return _mm256_srlv_epi64(both, _mm256_setr_epi64x(0, 0, 4, 4));
+}
+
+// 32 nibbles of 16 bytes: values 0..15 from the low nibbles, 16..31 from the high ones.
+inline __m256i nibbles_32(const uint8_t* p) {
+  return _mm256_and_si256(unmasked_nibbles_32(p), _mm256_set1_epi8(0x0F));
 }
 
 // Byte i = 0xFF where bit i of `bits` is set, else 0. (With AVX-512BW the fifth bits of Q5_0/Q5_1
@@ -290,13 +294,12 @@ void quantize_q8_k_row(const float* x, uint8_t* dst, int64_t n) {
 // bit i of the 32-bit word at `bits` is set.
 inline __m256i five_bit_values(const uint8_t* bits, const uint8_t* nibbles) {
 #if defined(RAGKIT_SIMD_BYTE_MASKS)
-  const __m256i both = _mm256_broadcastsi128_si256(load128(nibbles));
-  const __m256i shifted = _mm256_srlv_epi64(both, _mm256_setr_epi64x(0, 0, 4, 4));
   const __m256i fifth =
       _mm256_maskz_mov_epi8(static_cast<__mmask32>(load_u32(bits)), _mm256_set1_epi8(0x10));
-  // (shifted & 0x0F) | fifth in one vpternlogd (0xEA = (A & B) | C): GCC had turned the masked
-  // add into a register copy and an add, one more instruction per block.
-  return _mm256_ternarylogic_epi32(shifted, _mm256_set1_epi8(0x0F), fifth, 0xEA);
+  // (nibbles & 0x0F) | fifth in one vpternlogd (0xEA = (A & B) | C): GCC had turned a masked
+  // add of 0x10 to nibbles_32 into a register copy and the add, one more instruction per block.
+  return _mm256_ternarylogic_epi32(unmasked_nibbles_32(nibbles), _mm256_set1_epi8(0x0F), fifth,
+                                   0xEA);
 #else
   const __m256i high = _mm256_and_si256(bytes_from_bits_32(load_u32(bits)), _mm256_set1_epi8(0x10));
   return _mm256_or_si256(nibbles_32(nibbles), high);
@@ -429,7 +432,7 @@ float legacy_row_act1(int64_t nb, const uint8_t* w, const uint8_t* group, int r,
 // it and 28.0 / 15.7 / 16.7 without, and Q5_0 from memory 9.4 -> 10.2 (ragkit_quant_dot_bench,
 // one thread, AVX-512 VNNI on an Intel Xeon VM); in `rag bench generate` the Q4_K file's Q5_0
 // passes took 11% fewer cycles.)
-inline __m256 gather8_half(const uint8_t* p, int stride) {
+inline __m256 load8_half(const uint8_t* p, int stride) {
   const auto h = [&](int i) { return static_cast<int16_t>(load_u16(p + i * stride)); };
   return _mm256_cvtph_ps(_mm_setr_epi16(h(0), h(1), h(2), h(3), h(4), h(5), h(6), h(7)));
 }
@@ -486,7 +489,8 @@ struct DecodeActivation {
 // with fewer instructions per block:
 //   - the types with unsigned values (kUnsigned) multiply u = value + kOffset itself (u8 x s8,
 //     no sign trick), the integer lanes starting from the block's -kOffset * sum(a);
-//   - the weight scales of eight blocks are gathered and widened at once and multiplied by the
+//   - the weight scales of eight blocks are loaded (load8_half) and widened at once and multiplied
+//   by the
 //     eight contiguous activation scales; each block then takes its lane (vpermps) instead of a
 //     scalar load, conversion, multiply and broadcast.
 // Q5_0 went from ~21 to ~14 instructions per 32 weights.
@@ -516,9 +520,9 @@ float legacy_row_decode(int64_t nb, const uint8_t* w, const DecodeActivation<W>&
     const uint8_t* wb = w + b * W::kBytes;
     pf.consumed(wb + 8 * W::kBytes);
     const __m256 scales =
-        _mm256_mul_ps(gather8_half(wb, static_cast<int>(W::kBytes)), _mm256_load_ps(act.d + b));
+        _mm256_mul_ps(load8_half(wb, static_cast<int>(W::kBytes)), _mm256_load_ps(act.d + b));
     if constexpr (W::kWithMin) {
-      mins = _mm256_fmadd_ps(gather8_half(wb + 2, static_cast<int>(W::kBytes)),
+      mins = _mm256_fmadd_ps(load8_half(wb + 2, static_cast<int>(W::kBytes)),
                              _mm256_load_ps(act.s + b), mins);
     }
     for (int k = 0; k < 8; k += 2) {
