@@ -489,10 +489,9 @@ struct DecodeActivation {
 // with fewer instructions per block:
 //   - the types with unsigned values (kUnsigned) multiply u = value + kOffset itself (u8 x s8,
 //     no sign trick), the integer lanes starting from the block's -kOffset * sum(a);
-//   - the weight scales of eight blocks are loaded (load8_half) and widened at once and multiplied
-//   by the
-//     eight contiguous activation scales; each block then takes its lane (vpermps) instead of a
-//     scalar load, conversion, multiply and broadcast.
+//   - the weight scales of eight blocks are loaded (load8_half) and widened at once and
+//     multiplied by the eight contiguous activation scales; each block then takes its lane
+//     (vpermps) instead of a scalar load, conversion, multiply and broadcast.
 // Q5_0 went from ~21 to ~14 instructions per 32 weights.
 template <bool kVnni, class W>
 float legacy_row_decode(int64_t nb, const uint8_t* w, const DecodeActivation<W>& act,
