@@ -6,6 +6,8 @@
 //   DecodeFromMemory576x1536: one activation row, going through 512 MB of such matrices in turn
 //     so that every weight comes from memory as in decoding (what the loads allow), GB/s;
 //   Batch64x576x1536: 64 activation rows (a prefill's batch), in GFLOP/s (2 per multiply-add).
+// Each for the rows as a file has them and, where the CPU has kernels for them, packed eight at a
+// time as the model loader packs them (".../avx512-vnni-packed"; ops/packed_rows.h).
 // End-to-end decoding and prefill against llama.cpp is `rag bench generate`.
 //
 //   build/bench/ragkit_quant_dot_bench [--benchmark_filter=Q8_0]
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "ops/matmul.h"
+#include "ops/packed_rows.h"
 #include "ops/quant_dot.h"
 #include "ragkit/common/huge_page_memory.h"
 #include "ragkit/embed/quantize.h"
@@ -27,7 +30,8 @@ using namespace ragkit::embed;
 
 // `copies` matrices of random weights, quantized to `type`, one after another, times `rows`
 // activation rows.
-void BM_Product(benchmark::State& state, DType type, ops::Isa isa, int64_t copies, int64_t rows) {
+void BM_Product(benchmark::State& state, DType type, ops::Isa isa, int64_t copies, int64_t rows,
+                bool packed) {
   if (!ops::isa_supported(isa)) {
     state.SkipWithError("this CPU lacks the instruction set");
     return;
@@ -59,6 +63,21 @@ void BM_Product(benchmark::State& state, DType type, ops::Isa isa, int64_t copie
     std::copy(weights.begin(), weights.begin() + static_cast<std::ptrdiff_t>(matrix_bytes),
               weights.begin() + static_cast<std::ptrdiff_t>(c * matrix_bytes));
   }
+  // The packed form of every copy (ops/packed_rows.h), in 2 MB pages as the model loader keeps it.
+  HugePageMemory packed_memory;
+  const size_t packed_bytes = packed ? ops::packed_bytes(type, kIn, kOut) : 0;
+  if (packed) {
+    Result<HugePageMemory> m = HugePageMemory::allocate(packed_bytes * static_cast<size_t>(copies));
+    if (!m.ok()) {
+      state.SkipWithError(m.status().message().c_str());
+      return;
+    }
+    packed_memory = std::move(*m);
+    for (int64_t c = 0; c < copies; ++c) {
+      ops::pack_rows(type, kIn, weights.data() + c * matrix_bytes, row_size, kOut,
+                     packed_memory.data() + c * packed_bytes);
+    }
+  }
   Linear l;
   l.weight.name = "w";
   l.weight.dtype = type;
@@ -72,6 +91,7 @@ void BM_Product(benchmark::State& state, DType type, ops::Isa isa, int64_t copie
   int64_t next = 0;
   for (auto _ : state) {
     l.weight.data = weights.data() + static_cast<size_t>(next) * matrix_bytes;
+    if (packed) l.packed = packed_memory.data() + static_cast<size_t>(next) * packed_bytes;
     next = next + 1 == copies ? 0 : next + 1;
     if (!ops::linear(pool, x.data(), rows, l, y.data(), scratch).ok()) {
       state.SkipWithError("linear failed");
@@ -95,13 +115,17 @@ void register_all() {
     const size_t matrix_bytes = *row_bytes(type, 1536) * 576;
     const auto from_memory = static_cast<int64_t>((size_t{512} << 20) / matrix_bytes);
     for (ops::Isa isa : ops::kAllIsas) {
-      const std::string suffix = std::string(dtype_name(type)) + "/" + ops::isa_name(isa);
-      benchmark::RegisterBenchmark(("DecodeRow576x1536/" + suffix).c_str(), BM_Product, type, isa,
-                                   int64_t{1}, int64_t{1});
-      benchmark::RegisterBenchmark(("DecodeFromMemory576x1536/" + suffix).c_str(), BM_Product, type,
-                                   isa, from_memory, int64_t{1});
-      benchmark::RegisterBenchmark(("Batch64x576x1536/" + suffix).c_str(), BM_Product, type, isa,
-                                   int64_t{1}, int64_t{64});
+      for (bool packed : {false, true}) {
+        if (packed && !ops::has_packed_kernel(type, isa)) continue;
+        const std::string suffix =
+            std::string(dtype_name(type)) + "/" + ops::isa_name(isa) + (packed ? "-packed" : "");
+        benchmark::RegisterBenchmark(("DecodeRow576x1536/" + suffix).c_str(), BM_Product, type, isa,
+                                     int64_t{1}, int64_t{1}, packed);
+        benchmark::RegisterBenchmark(("DecodeFromMemory576x1536/" + suffix).c_str(), BM_Product,
+                                     type, isa, from_memory, int64_t{1}, packed);
+        benchmark::RegisterBenchmark(("Batch64x576x1536/" + suffix).c_str(), BM_Product, type, isa,
+                                     int64_t{1}, int64_t{64}, packed);
+      }
     }
   }
 }

@@ -207,7 +207,7 @@ void add_ask_options(CLI::App& cmd, AskArgs& a) {
                  "the model's, at most 4096)")
       ->check(CLI::NonNegativeNumber);
   add_cache_type_option(cmd, a.cache_type);
-  add_no_mmap_option(cmd, a.load);
+  add_load_options(cmd, a.load);
   cmd.add_option("--min-score", o.min_dense_score,
                  "Least cosine for a passage to count as relevant")
       ->capture_default_str();

@@ -90,7 +90,7 @@ void add_bench_generate_options(CLI::App& cmd, BenchGenerateOptions& o) {
       ->check(CLI::IsMember({"llama.cpp", "none"}));
   cmd.add_option("--peer-script", o.peer_script, "The peer's runner (default bench/llamacpp_peer/run.sh)");
   add_cache_type_option(cmd, o.cache_type);
-  add_no_mmap_option(cmd, o.load);
+  add_load_options(cmd, o.load);
   cmd.add_flag("--json", o.json, "Print the figures as JSON");
 }
 
@@ -153,6 +153,7 @@ int run_bench_generate(const BenchGenerateOptions& o) {
   out["threads"] = pool.size();
   out["kv_cache_type"] = embed::kv_type_name(o.cache_type);
   out["weights"] = o.load.in_memory ? "in memory" : "mapped";
+  out["packed_bytes"] = model.packed_bytes();
   out["prompt_tokens"] = o.prompt_tokens;
   out["decode_tokens"] = o.decode_tokens;
   out["prefill_tokens_per_second"] = prefill_tps;
@@ -197,10 +198,12 @@ int run_bench_generate(const BenchGenerateOptions& o) {
   if (o.json) {
     std::cout << out.dump(2) << "\n";
   } else {
-    std::printf("model %s (%s, %.1fM parameters), %d threads, %s KV cache, weights %s\n",
-                model.name().c_str(), model.weight_type().c_str(),
-                static_cast<double>(model.n_params()) / 1e6, pool.size(),
-                embed::kv_type_name(o.cache_type), o.load.in_memory ? "in memory" : "mapped");
+    std::printf(
+        "model %s (%s, %.1fM parameters), %d threads, %s KV cache, weights %s, %.1f MB "
+        "packed\n",
+        model.name().c_str(), model.weight_type().c_str(),
+        static_cast<double>(model.n_params()) / 1e6, pool.size(), embed::kv_type_name(o.cache_type),
+        o.load.in_memory ? "in memory" : "mapped", static_cast<double>(model.packed_bytes()) / 1e6);
     std::printf("prefill: %lld tokens at %.1f tokens/s\n", static_cast<long long>(o.prompt_tokens), prefill_tps);
     std::printf("decode:  %lld tokens at %.1f tokens/s; bound %.1f tokens/s (%.1f MB of weights per token, "
                 "%.1f GB/s read bandwidth): %.0f%% of the bound\n",

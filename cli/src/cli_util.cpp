@@ -33,10 +33,14 @@ void add_model_option(CLI::App& command, std::string& model, const std::string& 
   command.add_option("-m,--model", model, description)->required()->option_text("PATH");
 }
 
-void add_no_mmap_option(CLI::App& command, embed::ModelLoadOptions& options) {
+void add_load_options(CLI::App& command, embed::ModelLoadOptions& options) {
   command.add_flag("--no-mmap", options.in_memory,
                    "Read the weights into memory (2 MB pages) instead of mapping the file: "
                    "faster decoding, the model's size in process memory");
+  command.add_flag(
+      "--no-repack{false}", options.repack,
+      "Keep Q8_0/Q4_0/Q5_0 matrices as the file lays them out instead of packing "
+      "their rows for the AVX-512 VNNI kernels (faster, their size in process memory)");
 }
 
 void add_cache_type_option(CLI::App& command, embed::KvType& type) {

@@ -37,9 +37,10 @@ void report_note(std::string_view message);
 // Adds the required `-m,--model PATH` option of a command that loads a model.
 void add_model_option(CLI::App& command, std::string& model, const std::string& description);
 
-// Adds `--no-mmap`: read the model's weights into memory (2 MB pages) instead of mapping the
-// file (embed::ModelLoadOptions::in_memory).
-void add_no_mmap_option(CLI::App& command, embed::ModelLoadOptions& options);
+// Adds how a model is loaded: `--no-mmap`, read the weights into memory (2 MB pages) instead of
+// mapping the file (embed::ModelLoadOptions::in_memory), and `--no-repack`, leave the rows of
+// the matrices as they are (ModelLoadOptions::repack).
+void add_load_options(CLI::App& command, embed::ModelLoadOptions& options);
 
 // Adds `--cache-type f16|f32`, the generator's KV cache element type (default f16, as
 // llama.cpp's; f32 keeps every bit).

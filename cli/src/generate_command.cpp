@@ -167,7 +167,7 @@ Command add_generate_command(CLI::App& app) {
                   "Context window in tokens (default: the model's, at most 4096)")
       ->check(CLI::NonNegativeNumber);
   add_cache_type_option(*cmd, args->cache_type);
-  add_no_mmap_option(*cmd, args->load);
+  add_load_options(*cmd, args->load);
   cmd->add_option("prompt", args->prompt, "The prompt (may be \"\"); \"-\" reads it from stdin")
       ->required()
       ->option_text("PROMPT");

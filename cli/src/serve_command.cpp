@@ -177,7 +177,7 @@ Command add_serve_command(CLI::App& app) {
                   "Generator context window in tokens (default: the model's, at most 4096)")
       ->check(CLI::NonNegativeNumber);
   add_cache_type_option(*cmd, args->cache_type);
-  add_no_mmap_option(*cmd, args->load);
+  add_load_options(*cmd, args->load);
   cmd->add_option("--allow-root", s.allowed_roots,
                   "A folder whose files POST /v1/documents {\"path\"} may index (repeatable; "
                   "default: none)");

@@ -196,6 +196,13 @@ void MappedFile::reset() {
   size_ = 0;
 }
 
+void release_mapped_range(const void* begin, size_t size) {
+  const uintptr_t b = reinterpret_cast<uintptr_t>(begin);
+  const uintptr_t first = (b + kHugePage - 1) & ~(kHugePage - 1);
+  const uintptr_t end = (b + size) & ~(kHugePage - 1);
+  if (first < end) ::madvise(reinterpret_cast<void*>(first), end - first, MADV_DONTNEED);
+}
+
 Result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {

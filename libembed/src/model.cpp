@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -9,7 +10,10 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "ops/packed_rows.h"
+#include "ragkit/common/huge_page_memory.h"
 #include "ragkit/common/mapped_file.h"
+#include "ragkit/common/thread_pool.h"
 #include "ragkit/embed/gguf.h"
 #include "ragkit/embed/hf_tokenizer.h"
 #include "ragkit/embed/safetensors.h"
@@ -23,9 +27,12 @@ struct Model::Storage {
   std::unique_ptr<GgufFile> gguf;
   std::unique_ptr<SafetensorsModel> safetensors;
   std::deque<std::vector<float>> float_buffers;  // converted norm weights and biases
+  HugePageMemory packed;                         // packed matrix rows (ModelLoadOptions::repack)
 };
 
 Model::~Model() = default;
+
+size_t Model::packed_bytes() const { return storage_ != nullptr ? storage_->packed.size() : 0; }
 
 namespace {
 
@@ -35,8 +42,6 @@ std::string replace_layer(std::string_view templ, int64_t layer) {
   if (pos != std::string::npos) s.replace(pos, 3, std::to_string(layer));
   return s;
 }
-
-bool is_aligned_f32(const void* p) { return reinterpret_cast<uintptr_t>(p) % alignof(float) == 0; }
 
 // An F32 copy of a 2-D matrix with its two dimensions swapped, kept in `buffers`.
 Result<TensorView> transpose_to_f32(const TensorView& t, std::deque<std::vector<float>>& buffers) {
@@ -92,6 +97,7 @@ class ModelLoader {
 
   static Result<std::unique_ptr<Model>> load_gguf(const std::string& path, MapMode mode);
   static Result<std::unique_ptr<Model>> load_hf_dir(const std::string& dir, MapMode mode);
+  static Status pack_matrices(Model& model, bool release_rows);
 
   Status assemble();
 
@@ -134,7 +140,8 @@ Result<TensorView> ModelLoader::tensor(const std::string& name, std::initializer
 
 Result<const float*> ModelLoader::floats(const std::string& name, int64_t n) {
   RAGKIT_ASSIGN_OR_RETURN(TensorView t, tensor(name, {n}));
-  if (t.dtype == DType::kF32 && is_aligned_f32(t.data)) return static_cast<const float*>(t.data);
+  // Always a copy (a few KB a layer), never the mapped file's bytes: a norm beside a packed matrix
+  // would keep that matrix's pages mapped (release_packed_pages).
   auto& buf = m_.storage_->float_buffers.emplace_back(static_cast<size_t>(n));
   RAGKIT_RETURN_IF_ERROR(dequantize_row(t.dtype, t.data, buf.data(), n).with_context(name));
   return buf.data();
@@ -241,6 +248,102 @@ Status ModelLoader::assemble() {
       m_.weight_type_ = type;
     }
   }
+  return Status();
+}
+
+namespace {
+
+// Every matrix of the layers, and the LM head (ModelWeights or const ModelWeights).
+template <class Weights>
+auto matrices_of(Weights& w) {
+  std::vector<decltype(&w.output)> out;
+  for (auto& l : w.layers) {
+    for (auto* m : {&l.q, &l.k, &l.v, &l.o, &l.up, &l.gate, &l.down}) out.push_back(m);
+  }
+  out.push_back(&w.output);
+  return out;
+}
+
+// Gives back the mapped file's pages that only packed matrices lay in (release_mapped_range):
+// every whole 2 MB page between the first and the last packed matrix that no tensor still read
+// through the map touches (the token embeddings, learned positions, token types and the matrices
+// not packed; norms and biases are copies, floats()). Pages of tensors the model never reads go
+// too. A lower instruction set forced later reads the rows again from the file.
+void release_packed_pages(const Model& model) {
+  const ModelWeights& w = model.weights();
+  using Range = std::pair<uintptr_t, uintptr_t>;
+  const auto range = [](const TensorView& t) {
+    const uintptr_t b = reinterpret_cast<uintptr_t>(t.data);
+    return Range(b, b + t.n_bytes);
+  };
+  std::vector<Range> kept;
+  uintptr_t first = UINTPTR_MAX, last = 0;
+  for (const Linear* m : matrices_of(w)) {
+    if (m->weight.data == nullptr) continue;
+    const Range r = range(m->weight);
+    if (m->packed == nullptr) {
+      kept.push_back(r);
+    } else {
+      first = std::min(first, r.first);
+      last = std::max(last, r.second);
+    }
+  }
+  for (const TensorView* t : {&w.token_embd, &w.position_embd, &w.token_types}) {
+    if (t->data != nullptr) kept.push_back(range(*t));
+  }
+  constexpr uintptr_t kPage = uintptr_t{2} << 20;
+  for (uintptr_t page = (first + kPage - 1) & ~(kPage - 1); page + kPage <= last; page += kPage) {
+    const bool touched = std::any_of(kept.begin(), kept.end(), [&](const Range& r) {
+      return r.first < page + kPage && page < r.second;
+    });
+    if (!touched) release_mapped_range(reinterpret_cast<const void*>(page), kPage);
+  }
+}
+
+}  // namespace
+
+// Packs every matrix the CPU has a packed kernel for (ops/packed_rows.h) into one buffer; with
+// release_rows (a mapped file) gives the file's pages of those matrices back.
+Status ModelLoader::pack_matrices(Model& model, bool release_rows) {
+  const std::vector<Linear*> matrices = matrices_of(model.weights_);
+  const auto packs = [](const Linear& m) {
+    return m.weight.data != nullptr && ops::has_packed_kernel(m.weight.dtype) &&
+           ops::can_pack_rows(m.weight.dtype, m.in(), m.out());
+  };
+  const auto bytes = [](const Linear& m) {
+    return (ops::packed_bytes(m.weight.dtype, m.in(), m.out()) + 63) & ~size_t{63};
+  };
+  size_t total = 0;
+  for (const Linear* m : matrices) total += packs(*m) ? bytes(*m) : 0;
+  if (total == 0) return Status();
+  RAGKIT_ASSIGN_OR_RETURN(HugePageMemory memory, HugePageMemory::allocate(total));
+  // On the compute pool, in pieces of 64 groups (a few hundred KB of weights).
+  struct Piece {
+    const Linear* m;
+    uint8_t* packed;  // m's packed form
+    int64_t g0, g1;
+  };
+  constexpr int64_t kGroupsPerPiece = 64;
+  std::vector<Piece> pieces;
+  size_t at = 0;
+  for (Linear* m : matrices) {
+    if (!packs(*m)) continue;
+    uint8_t* dst = memory.data() + at;
+    m->packed = dst;
+    at += bytes(*m);
+    const int64_t groups = m->out() / ops::kPackedRows;
+    for (int64_t g = 0; g < groups; g += kGroupsPerPiece) {
+      pieces.push_back({m, dst, g, std::min(groups, g + kGroupsPerPiece)});
+    }
+  }
+  ThreadPool::default_pool().parallel_for(pieces.size(), [&](size_t i, int) {
+    const Piece& p = pieces[i];
+    const TensorView& w = p.m->weight;
+    ops::pack_row_groups(w.dtype, p.m->in(), w.row(0), w.row_stride(), p.g0, p.g1, p.packed);
+  });
+  memory.make_read_only();
+  model.storage_->packed = std::move(memory);
+  if (release_rows) release_packed_pages(model);
   return Status();
 }
 
@@ -497,8 +600,12 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path,
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return Status::not_found(path + ": no such file or directory");
   const MapMode mode = options.in_memory ? MapMode::kInMemory : MapMode::kMapped;
-  if (S_ISDIR(st.st_mode)) return ModelLoader::load_hf_dir(path, mode);
-  return ModelLoader::load_gguf(path, mode);
+  Result<std::unique_ptr<Model>> model = S_ISDIR(st.st_mode) ? ModelLoader::load_hf_dir(path, mode)
+                                                             : ModelLoader::load_gguf(path, mode);
+  if (model.ok() && options.repack) {
+    RAGKIT_RETURN_IF_ERROR(ModelLoader::pack_matrices(**model, mode == MapMode::kMapped));
+  }
+  return model;
 }
 
 Status read_embedding_row(const TensorView& table, int64_t row, float* out) {

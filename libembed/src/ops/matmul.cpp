@@ -167,6 +167,12 @@ ActivationLayout prepare_activations(ThreadPool& pool, const float* x, int64_t n
   return layout;
 }
 
+// The kernel of l's packed rows on this CPU, or nullptr (no packed rows, or no kernel for them:
+// a lower instruction set forced after loading).
+PackedTileFn packed_kernel(const Linear& l) {
+  return l.packed != nullptr ? packed_tile_kernel(l.weight.dtype) : nullptr;
+}
+
 // Block-quantized (and short-batch F16/BF16) weights: activations converted once, then tiles of
 // dot products: blocks of output rows x blocks of activation rows.
 Status linear_dot(ThreadPool& pool, const float* x, int64_t n, const Linear& l, float* y,
@@ -189,6 +195,10 @@ Status linear_dot(ThreadPool& pool, const float* x, int64_t n, const Linear& l, 
       std::max<int64_t>(1, (out + threads * tasks_per_thread - 1) / (threads * tasks_per_thread));
   const int64_t cache_rows = std::max<int64_t>(8, static_cast<int64_t>((128 << 10) / weight_row));
   rows_per_task = std::min(rows_per_task, cache_rows);
+  const PackedTileFn packed = packed_kernel(l);
+  if (packed != nullptr) {
+    rows_per_task = (rows_per_task + kPackedRows - 1) / kPackedRows * kPackedRows;
+  }
   const int64_t acts_per_task = n <= 64 ? n : 64;  // a multiple of the group size
   const int64_t row_blocks = (out + rows_per_task - 1) / rows_per_task;
   const int64_t act_blocks = (n + acts_per_task - 1) / acts_per_task;
@@ -199,8 +209,13 @@ Status linear_dot(ThreadPool& pool, const float* x, int64_t n, const Linear& l, 
     const int64_t r0 = rb * rows_per_task, r1 = std::min(out, r0 + rows_per_task);
     const int64_t a0 = ab * acts_per_task, a1 = std::min(n, a0 + acts_per_task);
     float* yt = y + a0 * out + r0;
-    tile(in, tv.row(r0), tv.row_stride(), r1 - r0, acts, layout.group_bytes, a0, a1 - a0, yt,
-         static_cast<size_t>(out));
+    if (packed != nullptr) {
+      packed(in, l.packed, r0 / kPackedRows, (r1 - r0) / kPackedRows, acts, layout.group_bytes, a0,
+             a1 - a0, yt, static_cast<size_t>(out));
+    } else {
+      tile(in, tv.row(r0), tv.row_stride(), r1 - r0, acts, layout.group_bytes, a0, a1 - a0, yt,
+           static_cast<size_t>(out));
+    }
     add_bias(bias, y, out, a0, a1, r0, r1);
   });
   return Status();
@@ -251,6 +266,7 @@ Status decode_pass(ThreadPool& pool, const float* x, std::span<const LinearOutpu
     if (tv.dtype != DType::kF32) {
       m.tile = dot_tile_kernel(tv.dtype);
       if (m.tile == nullptr) return Status::internal("no dot kernel for " + tv.describe());
+      m.packed = packed_kernel(*o.linear);
       m.group_bytes = activation_layout(tv.dtype, in).group_bytes;
       const auto earlier = plan.first(i);
       const auto same_type =
@@ -282,7 +298,16 @@ Status decode_pass(ThreadPool& pool, const float* x, std::span<const LinearOutpu
         const TensorView& tv = l.weight;
         const int64_t out = l.out();
         const int64_t r0 = std::max<int64_t>(g0 - base, 0), r1 = std::min(g1 - base, out);
-        if (r0 < r1) {
+        if (m.packed != nullptr) {
+          // Whole groups of eight rows: each to the thread whose run holds its first row.
+          const int64_t first = (r0 + kPackedRows - 1) / kPackedRows;
+          const int64_t last = (r1 + kPackedRows - 1) / kPackedRows;
+          if (r0 < r1 && first < last) {
+            m.packed(in, l.packed, first, last - first, acts + m.acts_offset, m.group_bytes, 0, 1,
+                     m.out->y + kPackedRows * first, static_cast<size_t>(out));
+            add_bias(l.bias, m.out->y, out, 0, 1, kPackedRows * first, kPackedRows * last);
+          }
+        } else if (r0 < r1) {
           if (m.tile != nullptr) {
             m.tile(in, tv.row(r0), tv.row_stride(), r1 - r0, acts + m.acts_offset, m.group_bytes, 0,
                    1, m.out->y + r0, static_cast<size_t>(out));

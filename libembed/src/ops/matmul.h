@@ -25,6 +25,7 @@
 #include <span>
 #include <vector>
 
+#include "ops/packed_rows.h"
 #include "ops/quant_dot.h"
 #include "ops/row_runs.h"
 #include "ragkit/common/status.h"
@@ -47,6 +48,7 @@ inline constexpr size_t kMaxDecodeMatrices = 8;
 struct DecodeMatrix {
   const LinearOutput* out = nullptr;
   DotTileFn tile = nullptr;  // nullptr: F32 weights, through gemv_f32
+  PackedTileFn packed = nullptr;  // set: the weights' packed rows, through this kernel
   size_t acts_offset = 0;    // its converted activation in MatmulScratch::activations
   size_t group_bytes = 0;
   bool prepares = false;  // the pass's first matrix of its type: converts the activation

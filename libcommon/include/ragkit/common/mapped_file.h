@@ -53,6 +53,14 @@ class MappedFile {
   std::string path_;
 };
 
+// Gives the whole 2 MB pages inside [begin, begin + size) of a MappedFile opened kMapped back to
+// the kernel (madvise MADV_DONTNEED): bytes the process has copied elsewhere and will not read
+// again soon, such as the matrices a model loader repacked (llama.cpp unmaps such fragments too).
+// They stay readable: a later read faults them in again from the file. Whole 2 MB pages only, so
+// that the huge page mappings of the bytes around stay whole. Never call it on kInMemory bytes
+// (anonymous memory would read back as zeros).
+void release_mapped_range(const void* begin, size_t size);
+
 // Reads a whole (small) file into a string: configs, vocabularies, JSON.
 Result<std::string> read_file(const std::string& path);
 

@@ -26,6 +26,10 @@ namespace ragkit::embed {
 struct Linear {
   TensorView weight;
   const float* bias = nullptr;  // [out] or nullptr
+  // The same rows packed eight at a time for the AVX-512 VNNI kernels (ops/packed_rows.h), or
+  // nullptr. The loader packs Q8_0/Q4_0/Q5_0 matrices on such CPUs (ModelLoadOptions::repack);
+  // `weight` stays valid for every other use.
+  const uint8_t* packed = nullptr;
   int64_t in() const { return weight.ne[0]; }
   int64_t out() const { return weight.ne[1]; }
 };
@@ -57,6 +61,12 @@ struct ModelLoadOptions {
   // --no-mmap): faster decoding, at the cost of the model's size in process memory and the
   // time to read it (mapped_file.h). Default: false (mapped).
   bool in_memory = false;
+  // Pack the rows of Q8_0, Q4_0 and Q5_0 matrices eight at a time into process memory where the
+  // CPU has kernels for that layout (AVX-512 VNNI; ops/packed_rows.h), as llama.cpp repacks
+  // weights for its CPU kernels (its --no-repack turns that off): faster decoding and prefill, at
+  // the cost of those matrices' size in process memory and the time to pack them at load.
+  // Default: true.
+  bool repack = true;
 };
 
 class Model {
@@ -77,6 +87,8 @@ class Model {
   // The most common weight type of the matrices ("F32", "Q8_0", ...).
   const std::string& weight_type() const { return weight_type_; }
   uint64_t n_params() const { return n_params_; }
+  // Bytes of matrix rows packed at load (ModelLoadOptions::repack); 0 when none were.
+  size_t packed_bytes() const;
   // The Jinja chat template the model ships (GGUF tokenizer.chat_template, or
   // tokenizer_config.json's chat_template); "" when it has none (base models).
   const std::string& chat_template() const { return chat_template_; }
