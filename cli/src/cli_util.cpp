@@ -39,7 +39,7 @@ void add_load_options(CLI::App& command, embed::ModelLoadOptions& options) {
                    "faster decoding, the model's size in process memory");
   command.add_flag(
       "--no-repack{false}", options.repack,
-      "Keep Q8_0/Q4_0/Q5_0 matrices as the file lays them out instead of packing "
+      "Keep Q8_0/Q4_0/Q5_0/Q4_K matrices as the file lays them out instead of packing "
       "their rows for the AVX-512 VNNI kernels (faster, their size in process memory)");
 }
 

@@ -30,7 +30,8 @@
 namespace ragkit::embed::ops {
 namespace {
 
-constexpr DType kPackedTypes[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ5_0};
+constexpr DType kLegacyTypes[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ5_0};
+constexpr DType kPackedTypes[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ5_0, DType::kQ4_K};
 
 std::vector<float> random_floats(std::mt19937& rng, size_t n, float scale) {
   std::normal_distribution<float> normal(0.0f, scale);
@@ -92,7 +93,7 @@ struct PackedReader {
 TEST(PackedRows, LayoutHoldsEveryRowsScalesAndValues) {
   std::mt19937 rng(7);
   const int64_t n = 96, rows = 16;
-  for (DType type : kPackedTypes) {
+  for (DType type : kLegacyTypes) {
     SCOPED_TRACE(dtype_name(type));
     ASSERT_TRUE(can_pack_rows(type, n, rows));
     const std::vector<uint8_t> w = random_rows(rng, type, rows, n);
@@ -119,11 +120,43 @@ TEST(PackedRows, LayoutHoldsEveryRowsScalesAndValues) {
   }
 }
 
-TEST(PackedRows, OnlyWholeGroupsOfTheOneScaleTypesPack) {
+// Q4_K: each row's super-block put together again from the packed one (packed_rows.h).
+TEST(PackedRows, Q4KLayoutHoldsEveryRowsBlocks) {
+  std::mt19937 rng(8);
+  const int64_t n = 512, rows = 16, nb = n / 256;
+  const std::vector<uint8_t> w = random_rows(rng, DType::kQ4_K, rows, n);
+  const size_t row = *row_bytes(DType::kQ4_K, n);
+  ASSERT_EQ(packed_bytes(DType::kQ4_K, n, rows), w.size());
+  ASSERT_EQ(packed_block_bytes(DType::kQ4_K), 8u * 144u);
+  std::vector<uint8_t> packed(w.size());
+  pack_rows(DType::kQ4_K, n, w.data(), row, rows, packed.data());
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* pb = packed.data() + ((r / 8) * nb + b) * 1152;
+      const int lane = static_cast<int>(r % 8);
+      uint8_t block[144];
+      std::memcpy(block, pb + 2 * lane, 2);
+      std::memcpy(block + 2, pb + 16 + 2 * lane, 2);
+      for (int word = 0; word < 3; ++word)
+        std::memcpy(block + 4 + 4 * word, pb + 32 + 32 * word + 4 * lane, 4);
+      for (int k = 0; k < 4; ++k) {
+        for (int h = 0; h < 8; ++h) {
+          std::memcpy(block + 16 + 32 * k + 4 * h, pb + 128 + 256 * k + 32 * h + 4 * lane, 4);
+        }
+      }
+      ASSERT_EQ(0, std::memcmp(block, w.data() + r * row + b * 144, 144))
+          << "row " << r << " block " << b;
+    }
+  }
+}
+
+TEST(PackedRows, OnlyWholeGroupsOfThePackedTypesPack) {
   EXPECT_TRUE(can_pack_rows(DType::kQ5_0, 576, 1536));
   EXPECT_FALSE(can_pack_rows(DType::kQ5_0, 576, 1532));  // not a multiple of eight rows
   EXPECT_FALSE(can_pack_rows(DType::kQ8_0, 48, 8));      // not whole blocks
-  for (DType type : {DType::kF16, DType::kQ4_1, DType::kQ5_1, DType::kQ4_K, DType::kQ6_K}) {
+  EXPECT_TRUE(can_pack_rows(DType::kQ4_K, 512, 8));
+  EXPECT_FALSE(can_pack_rows(DType::kQ4_K, 576, 8));  // not whole super-blocks
+  for (DType type : {DType::kF16, DType::kQ4_1, DType::kQ5_1, DType::kQ5_K, DType::kQ6_K}) {
     EXPECT_FALSE(can_pack_rows(type, 256, 8)) << dtype_name(type);
     EXPECT_FALSE(has_packed_kernel(type, Isa::kAvx512Vnni)) << dtype_name(type);
   }
@@ -144,11 +177,12 @@ struct Prepared {
 Prepared prepare(DType type, const std::vector<float>& x, int64_t n, int64_t rows) {
   Prepared p;
   p.layout = activation_layout(type, n);
-  const int64_t groups = (rows + kGroupRows - 1) / kGroupRows;
+  const int64_t per = p.layout.group_rows;
+  const int64_t groups = (rows + per - 1) / per;
   p.bytes.assign(3 + p.layout.group_bytes * static_cast<size_t>(groups), 0xEE);
   for (int64_t g = 0; g < groups; ++g) {
-    const int count = static_cast<int>(std::min<int64_t>(kGroupRows, rows - g * kGroupRows));
-    prepare_activation_group(type, x.data() + g * kGroupRows * n, n, count,
+    const int count = static_cast<int>(std::min<int64_t>(per, rows - g * per));
+    prepare_activation_group(type, x.data() + g * per * n, n, count,
                              p.bytes.data() + 3 + g * p.layout.group_bytes);
   }
   return p;
@@ -161,8 +195,12 @@ TEST(PackedRows, KernelsGiveTheScalarKernelsBitsForEverySubTile) {
   std::mt19937 rng(11);
   constexpr int64_t kRows = 24, kActs = 7;  // three groups; a full activation group and a part
   for (DType type : kPackedTypes) {
-    // 1, 3, 18 and 48 blocks; 513: longer than the row-wise decode kernel's stack.
-    for (int64_t n : {32, 96, 576, 1536, 16416}) {
+    // 1, 3, 18 and 48 blocks; 513: longer than the row-wise decode kernel's stack. Q4_K: 1, 2,
+    // 6 and 64 super-blocks.
+    const std::vector<int64_t> lengths = type == DType::kQ4_K
+                                             ? std::vector<int64_t>{256, 512, 1536, 16384}
+                                             : std::vector<int64_t>{32, 96, 576, 1536, 16416};
+    for (int64_t n : lengths) {
       SCOPED_TRACE(std::string(dtype_name(type)) + " n=" + std::to_string(n));
       const std::vector<uint8_t> w = random_rows(rng, type, kRows, n);
       const size_t row = *row_bytes(type, n);
@@ -209,7 +247,7 @@ TEST(PackedRows, LinearThroughPackedRowsEqualsLinearThroughTheRows) {
   ThreadPool pool(2);
   MatmulScratch scratch;
   for (DType type : kPackedTypes) {
-    const int64_t in = 576, out = 200;
+    const int64_t in = type == DType::kQ4_K ? 512 : 576, out = 200;
     const std::vector<uint8_t> w = random_rows(rng, type, out, in);
     std::vector<uint8_t> packed(packed_bytes(type, in, out));
     pack_rows(type, in, w.data(), *row_bytes(type, in), out, packed.data());

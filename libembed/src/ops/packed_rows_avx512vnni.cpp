@@ -189,6 +189,152 @@ void packed_tile(int64_t n, const uint8_t* packed, int64_t g0, int64_t n_groups,
   }
 }
 
+// ---- Q4_K -------------------------------------------------------------------------------------
+// Per super-block and activation row: for each sub-block j, eight vpdpbusd give lane r row r's
+// sum of u * q over the sub-block; T = sum_j sc_j * that (vpmulld), M = sum_j m_j * (the
+// activation's sum over sub-block j) through vpmaddwd on pairs of sub-blocks; then
+// acc += d_a * d_w * T - d_a * dmin_w * M, as the scalar kernel does per super-block.
+
+constexpr size_t kQ4KPackedBytes = 16 + 16 + 96 + 1024;
+
+// The 6-bit scale (or minimum) of sub-block j of the eight rows, lane r for row r, from the rows'
+// scale words w0, w1, w2 (ggml's get_scale_min_k4 lane by lane): the scales take (w0, w2, shift
+// 0), the minimums (w1, w2, shift 4).
+template <int kShift>
+inline __m256i q4_k_scale(int j, __m256i w01, __m256i w2) {
+  const __m256i m63 = _mm256_set1_epi32(63), m15 = _mm256_set1_epi32(15);
+  if (j < 4) return _mm256_and_si256(_mm256_srli_epi32(w01, 8 * j), m63);
+  const int i = j - 4;
+  const __m256i high = _mm256_and_si256(_mm256_srli_epi32(w01, 8 * i + 6), _mm256_set1_epi32(3));
+  return _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(w2, 8 * i + kShift), m15),
+                         _mm256_slli_epi32(high, 4));
+}
+
+// One packed super-block x K Q8_K activation blocks (act[k]): acc[k] lane r += row r's value.
+// (The scales are formed where used: kept for the whole block they left too few registers for
+// four activation rows.)
+// With `values` set, the block's unsigned values are read from there, unpacked already by
+// unpack_q4_k_values; else from the nibbles at pb.
+template <int K>
+inline void q4_k_block(const uint8_t* pb, const uint8_t* values, const uint8_t* const act[K],
+                       __m256 acc[K]) {
+  const __m256i w0 = load256(pb + 32), w1 = load256(pb + 64), w2 = load256(pb + 96);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256i t[K];
+  for (int a = 0; a < K; ++a) t[a] = _mm256_setzero_si256();
+  for (int k = 0; k < 4; ++k) {
+    __m256i lo[K], hi[K];  // sub-blocks 2k and 2k + 1
+    for (int a = 0; a < K; ++a) lo[a] = hi[a] = _mm256_setzero_si256();
+    for (int h = 0; h < 8; ++h) {
+      __m256i u_lo, u_hi;
+      if (values != nullptr) {
+        u_lo = load256(values + 512 * k + 64 * h);
+        u_hi = load256(values + 512 * k + 64 * h + 32);
+      } else {
+        const __m256i chunk = load256(pb + 128 + 256 * k + 32 * h);
+        u_lo = _mm256_and_si256(chunk, low4);
+        u_hi = _mm256_and_si256(_mm256_srli_epi16(chunk, 4), low4);
+      }
+      for (int a = 0; a < K; ++a) {
+        const uint8_t* q = act[a] + kQ8_KQs + 64 * k + 4 * h;
+        lo[a] = _mm256_dpbusd_epi32(lo[a], u_lo, broadcast32(q));
+        hi[a] = _mm256_dpbusd_epi32(hi[a], u_hi, broadcast32(q + 32));
+      }
+    }
+    const __m256i sc_lo = q4_k_scale<0>(2 * k, w0, w2), sc_hi = q4_k_scale<0>(2 * k + 1, w0, w2);
+    for (int a = 0; a < K; ++a) {
+      t[a] = _mm256_add_epi32(t[a], _mm256_add_epi32(_mm256_mullo_epi32(lo[a], sc_lo),
+                                                     _mm256_mullo_epi32(hi[a], sc_hi)));
+    }
+  }
+  // The minimums in int16 pairs m_2i | m_2i+1 << 16, against the activation's sums over
+  // sub-blocks 2i and 2i + 1 (two bsums each) in the same pairs: vpmaddwd adds both products.
+  __m256i min_pairs[4];
+  for (int i = 0; i < 4; ++i) {
+    min_pairs[i] = _mm256_or_si256(q4_k_scale<4>(2 * i, w1, w2),
+                                   _mm256_slli_epi32(q4_k_scale<4>(2 * i + 1, w1, w2), 16));
+  }
+  const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pb)));
+  const __m256 dminw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pb + 16)));
+  for (int a = 0; a < K; ++a) {
+    const uint8_t* bsums = act[a] + kQ8_KBsums;
+    __m256i m = _mm256_setzero_si256();
+    for (int i = 0; i < 4; ++i) {
+      const int s0 = load_i16(bsums + 8 * i) + load_i16(bsums + 8 * i + 2);
+      const int s1 = load_i16(bsums + 8 * i + 4) + load_i16(bsums + 8 * i + 6);
+      const __m256i pair = _mm256_set1_epi32(static_cast<int>((static_cast<uint32_t>(s0) & 0xFFFF) |
+                                                              (static_cast<uint32_t>(s1) << 16)));
+      m = _mm256_add_epi32(m, _mm256_madd_epi16(min_pairs[i], pair));
+    }
+    const __m256 da = _mm256_set1_ps(load_f32(act[a]));
+    const __m256 value =
+        _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(da, dw), _mm256_cvtepi32_ps(t[a])),
+                      _mm256_mul_ps(_mm256_mul_ps(da, dminw), _mm256_cvtepi32_ps(m)));
+    acc[a] = _mm256_add_ps(acc[a], value);
+  }
+}
+
+// The unsigned values of nb packed super-blocks of one group, as q4_k_block reads them: per
+// block 2,048 bytes, [sub-block pair k][chunk h][low, high nibbles][32 bytes].
+inline void unpack_q4_k_values(int64_t nb, const uint8_t* pg, uint8_t* dst) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  for (int64_t b = 0; b < nb; ++b, dst += 2048) {
+    const uint8_t* chunks = pg + b * kQ4KPackedBytes + 128;
+    for (int c = 0; c < 32; ++c) {
+      const __m256i chunk = load256(chunks + 32 * c);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(dst + 64 * c), _mm256_and_si256(chunk, low4));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(dst + 64 * c + 32),
+                         _mm256_and_si256(_mm256_srli_epi16(chunk, 4), low4));
+    }
+  }
+}
+
+void packed_tile_q4_k(int64_t n, const uint8_t* packed, int64_t g0, int64_t n_groups,
+                      const uint8_t* acts, size_t group_bytes, int64_t a0, int64_t n_act,
+                      float* out, size_t out_stride) {
+  const int64_t nb = n / kQkK;
+  const size_t packed_group = static_cast<size_t>(nb) * kQ4KPackedBytes;
+  const uint8_t* first = packed + static_cast<size_t>(g0) * packed_group;
+  if (n_act == 1) {
+    const uint8_t* row = acts + a0 * group_bytes;
+    StreamPrefetch pf(first);
+    for (int64_t g = 0; g < n_groups; ++g) {
+      const uint8_t* pg = first + static_cast<size_t>(g) * packed_group;
+      __m256 acc[1] = {_mm256_setzero_ps()};
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* pb = pg + b * kQ4KPackedBytes;
+        pf.consumed(pb + kQ4KPackedBytes);
+        const uint8_t* act[1] = {row + b * kQ8_KBytes};
+        q4_k_block<1>(pb, nullptr, act, acc);
+      }
+      _mm256_storeu_ps(out + kPackedRows * g, acc[0]);
+    }
+    return;
+  }
+  // A batch: each group's values unpacked once, for all the tile's activation rows (unpacking
+  // them for every four rows cost the prefill ~4%).
+  uint8_t* values = thread_scratch(static_cast<size_t>(nb) * 2048);
+  for (int64_t g = 0; g < n_groups; ++g) {
+    const uint8_t* pg = first + static_cast<size_t>(g) * packed_group;
+    unpack_q4_k_values(nb, pg, values);
+    for (int64_t c = 0; c < n_act; c += kMaxActRows) {
+      const int64_t count = n_act - c < kMaxActRows ? n_act - c : kMaxActRows;
+      __m256 acc[kMaxActRows] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                                 _mm256_setzero_ps()};
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* act[kMaxActRows];  // rows past the end repeat the last one
+        for (int k = 0; k < kMaxActRows; ++k) {
+          act[k] = acts + (a0 + c + (k < count ? k : count - 1)) * group_bytes + b * kQ8_KBytes;
+        }
+        q4_k_block<kMaxActRows>(pg + b * kQ4KPackedBytes, values + b * 2048, act, acc);
+      }
+      for (int64_t k = 0; k < count; ++k) {
+        _mm256_storeu_ps(out + (c + k) * out_stride + kPackedRows * g, acc[k]);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 namespace detail {
@@ -201,6 +347,8 @@ PackedTileFn avx512_vnni_packed_kernel(DType type) {
       return packed_tile<Q4_0Packed>;
     case DType::kQ5_0:
       return packed_tile<Q5_0Packed>;
+    case DType::kQ4_K:
+      return packed_tile_q4_k;
     default:
       return nullptr;
   }

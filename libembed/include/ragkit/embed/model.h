@@ -27,7 +27,7 @@ struct Linear {
   TensorView weight;
   const float* bias = nullptr;  // [out] or nullptr
   // The same rows packed eight at a time for the AVX-512 VNNI kernels (ops/packed_rows.h), or
-  // nullptr. The loader packs Q8_0/Q4_0/Q5_0 matrices on such CPUs (ModelLoadOptions::repack);
+  // nullptr. The loader packs Q8_0/Q4_0/Q5_0/Q4_K matrices on such CPUs (ModelLoadOptions::repack);
   // `weight` stays valid for every other use.
   const uint8_t* packed = nullptr;
   int64_t in() const { return weight.ne[0]; }
@@ -61,8 +61,8 @@ struct ModelLoadOptions {
   // --no-mmap): faster decoding, at the cost of the model's size in process memory and the
   // time to read it (mapped_file.h). Default: false (mapped).
   bool in_memory = false;
-  // Pack the rows of Q8_0, Q4_0 and Q5_0 matrices eight at a time into process memory where the
-  // CPU has kernels for that layout (AVX-512 VNNI; ops/packed_rows.h), as llama.cpp repacks
+  // Pack the rows of Q8_0, Q4_0, Q5_0 and Q4_K matrices eight at a time into process memory where
+  // the CPU has kernels for that layout (AVX-512 VNNI; ops/packed_rows.h), as llama.cpp repacks
   // weights for its CPU kernels (its --no-repack turns that off): faster decoding and prefill, at
   // the cost of those matrices' size in process memory and the time to pack them at load.
   // Default: true.
