@@ -37,10 +37,12 @@ void add_load_options(CLI::App& command, embed::ModelLoadOptions& options) {
   command.add_flag("--no-mmap", options.in_memory,
                    "Read the weights into memory (2 MB pages) instead of mapping the file: "
                    "faster decoding, the model's size in process memory");
-  command.add_flag(
-      "--no-repack{false}", options.repack,
-      "Keep Q8_0/Q4_0/Q5_0/Q4_K matrices as the file lays them out instead of packing "
-      "their rows for the AVX-512 VNNI kernels (faster, their size in process memory)");
+  // A callback rather than "--no-repack{false}": help would print CLI11's notation.
+  command.add_flag_callback(
+      "--no-repack", [&options] { options.repack = false; },
+      "Keep Q8_0/Q4_0/Q5_0/Q4_K matrices as the file lays them out instead of packing their rows "
+      "for the AVX-512 VNNI kernels at load (packed: faster decoding, those matrices' size in "
+      "process memory)");
 }
 
 void add_cache_type_option(CLI::App& command, embed::KvType& type) {

@@ -23,8 +23,10 @@ TEST(GenerateCli, ReproducesThePublishedGreedySampleOfStories260K) {
                                       315, 421, 395, 317, 426, 338, 401, 396, 267, 337};
   // With the default F16 KV cache and with an F32 one (every bit, as llama.cpp's goldens), and
   // with the weights read into memory instead of mapped.
-  for (const std::vector<std::string>& extra :
-       {std::vector<std::string>{"--cache-type", "f32"}, {"--cache-type", "F16"}, {"--no-mmap"}}) {
+  for (const std::vector<std::string>& extra : {std::vector<std::string>{"--cache-type", "f32"},
+                                                {"--cache-type", "F16"},
+                                                {"--no-mmap"},
+                                                {"--no-repack"}}) {
     std::vector<std::string> args = {"generate", "--model", stories_model(), "--temperature", "0",
                                       "--max-tokens", "40", "--json"};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -52,6 +54,15 @@ TEST(GenerateCli, ReproducesThePublishedGreedySampleOfStories260K) {
                        "outside in the park.", 0),
             0u)
       << text;
+}
+
+TEST(GenerateCli, HelpListsHowTheModelIsLoaded) {
+  RunResult r = run_rag({"generate", "--help"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.out.find("--no-mmap "), std::string::npos) << r.out;
+  // The flag as a user types it, not CLI11's notation for the value it sets.
+  EXPECT_NE(r.out.find("--no-repack "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("{false}"), std::string::npos) << r.out;
 }
 
 TEST(GenerateCli, RefusesAnUnknownCacheType) {
