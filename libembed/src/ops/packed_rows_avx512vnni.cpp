@@ -260,10 +260,7 @@ inline void q4_k_block(const uint8_t* pb, const uint8_t* values, const uint8_t* 
     const uint8_t* bsums = act[a] + kQ8_KBsums;
     __m256i m = _mm256_setzero_si256();
     for (int i = 0; i < 4; ++i) {
-      const int s0 = load_i16(bsums + 8 * i) + load_i16(bsums + 8 * i + 2);
-      const int s1 = load_i16(bsums + 8 * i + 4) + load_i16(bsums + 8 * i + 6);
-      const __m256i pair = _mm256_set1_epi32(static_cast<int>((static_cast<uint32_t>(s0) & 0xFFFF) |
-                                                              (static_cast<uint32_t>(s1) << 16)));
+      const __m256i pair = _mm256_set1_epi32(static_cast<int>(q8_k_sum_pair(bsums, i)));
       m = _mm256_add_epi32(m, _mm256_madd_epi16(min_pairs[i], pair));
     }
     const __m256 da = _mm256_set1_ps(load_f32(act[a]));

@@ -98,6 +98,15 @@ inline uint32_t load_u32(const uint8_t* p) {
   return v;
 }
 
+// The sums of a Q8_K block's values over its 32-value sub-blocks 2i and 2i + 1 (two bsums each,
+// at `bsums`) as an int16 pair, sub-block 2i in the low half: what the packed Q4_K/Q5_K kernels
+// multiply pairs of minimums by (vpmaddwd).
+inline uint32_t q8_k_sum_pair(const uint8_t* bsums, int i) {
+  const int s0 = load_i16(bsums + 8 * i) + load_i16(bsums + 8 * i + 2);
+  const int s1 = load_i16(bsums + 8 * i + 4) + load_i16(bsums + 8 * i + 6);
+  return (static_cast<uint32_t>(s0) & 0xFFFF) | (static_cast<uint32_t>(s1) << 16);
+}
+
 // The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K block (ggml's get_scale_min_k4).
 inline void scale_min_k4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
   if (j < 4) {

@@ -1092,12 +1092,7 @@ inline void q45_k_packed8_acts4(int64_t nb, const uint8_t* packed, const uint8_t
       const uint8_t* ab = act[k] + b * kQ8_KBytes;
       __m256i m = _mm256_setzero_si256();
       for (int i = 0; i < 4; ++i) {
-        // The activation's sums of sub-blocks 2i and 2i + 1 (two bsums each) as an int16 pair.
-        const int s0 = load_i16(ab + kQ8_KBsums + 8 * i) + load_i16(ab + kQ8_KBsums + 8 * i + 2);
-        const int s1 =
-            load_i16(ab + kQ8_KBsums + 8 * i + 4) + load_i16(ab + kQ8_KBsums + 8 * i + 6);
-        const __m256i pair = _mm256_set1_epi32(static_cast<int>(
-            (static_cast<uint32_t>(s0) & 0xFFFF) | (static_cast<uint32_t>(s1) << 16)));
+        const __m256i pair = _mm256_set1_epi32(static_cast<int>(q8_k_sum_pair(ab + kQ8_KBsums, i)));
         const __m256i mins =
             _mm256_load_si256(reinterpret_cast<const __m256i*>(pb + 2304 + 32 * i));
         m = _mm256_add_epi32(m, _mm256_madd_epi16(mins, pair));
