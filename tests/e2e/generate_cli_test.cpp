@@ -65,6 +65,25 @@ TEST(GenerateCli, HelpListsHowTheModelIsLoaded) {
   EXPECT_EQ(r.out.find("{false}"), std::string::npos) << r.out;
 }
 
+// `rag bench generate` runs the real model and states its bounds: from a probe of memory (1 GB)
+// and from a probe the size of what a decoded token reads, which the caches may serve (a large
+// shared L3 held a 103 MB model's weights in part and decoding beat the first bound).
+TEST(GenerateCli, BenchGenerateReportsBothBounds) {
+  RunResult r = run_rag({"bench", "generate", "--model", stories_model(), "--prompt-tokens", "8",
+                         "--decode-tokens", "4", "--repeat", "1", "--peer", "none", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const json doc = parse_json(r);
+  EXPECT_GT(doc["decode_tokens_per_second"].get<double>(), 0.0);
+  EXPECT_GT(doc["read_bandwidth_gb_per_second"].get<double>(), 0.0);
+  EXPECT_GT(doc["decode_bound_tokens_per_second"].get<double>(), 0.0);
+  const uint64_t read =
+      doc["weight_bytes_per_token"].get<uint64_t>() + doc["kv_bytes_per_token"].get<uint64_t>();
+  EXPECT_EQ(doc["working_set_bytes"].get<uint64_t>(), read);
+  EXPECT_GT(doc["working_set_read_bandwidth_gb_per_second"].get<double>(), 0.0);
+  EXPECT_GT(doc["decode_bound_working_set_tokens_per_second"].get<double>(), 0.0);
+  EXPECT_GT(doc["decode_share_of_bound_working_set"].get<double>(), 0.0);
+}
+
 TEST(GenerateCli, RefusesAnUnknownCacheType) {
   RunResult r = run_rag({"generate", "--model", stories_model(), "--cache-type", "q4_0", "hi"});
   EXPECT_NE(r.exit_code, 0);
