@@ -9,7 +9,7 @@
 namespace ragkit {
 
 Result<HugePageMemory> HugePageMemory::allocate(size_t bytes) {
-  constexpr size_t kHuge = size_t{2} << 20;
+  constexpr size_t kHuge = kHugePageBytes;
   const size_t length = bytes + kHuge;  // room to align the start
   void* p = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {

@@ -33,7 +33,7 @@ Result<HugePageMemory> read_into_memory(int fd, const std::string& path, size_t 
   return memory;
 }
 
-constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kHugePage = kHugePageBytes;
 
 // Files at least this large are mapped for 2 MB pages (map_for_huge_pages): a model's weights.
 constexpr size_t kHugePageMinFile = 16 * kHugePage;

@@ -291,7 +291,7 @@ void release_packed_pages(const Model& model) {
   for (const TensorView* t : {&w.token_embd, &w.position_embd, &w.token_types}) {
     if (t->data != nullptr) kept.push_back(range(*t));
   }
-  constexpr uintptr_t kPage = uintptr_t{2} << 20;
+  constexpr uintptr_t kPage = kHugePageBytes;  // what release_mapped_range gives back
   for (uintptr_t page = (first + kPage - 1) & ~(kPage - 1); page + kPage <= last; page += kPage) {
     const bool touched = std::any_of(kept.begin(), kept.end(), [&](const Range& r) {
       return r.first < page + kPage && page < r.second;

@@ -12,6 +12,9 @@
 
 namespace ragkit {
 
+// The huge page size these buffers and the mapped model files are aligned to.
+inline constexpr size_t kHugePageBytes = size_t{2} << 20;
+
 class HugePageMemory {
  public:
   // `bytes` writable bytes (> 0) starting at a 2 MB boundary.
